@@ -1,0 +1,1 @@
+//! crosswalk-engine
