@@ -1,0 +1,1 @@
+//! HTTP plumbing shared by connectors: retry with back-off, Retry-After, rate limiting.

@@ -1,0 +1,10 @@
+//! The twenty connector (filled by the twenty issue).
+use std::sync::Arc;
+
+use crosswalk_core::Connector;
+
+use crate::{BuildContext, SettingsError};
+
+pub fn build(_name: &str, _settings: &toml::Table, _ctx: &BuildContext) -> Result<Arc<dyn Connector>, SettingsError> {
+    Err(SettingsError { key: "kind".into(), message: "the twenty connector is not built yet".into() })
+}
