@@ -210,7 +210,15 @@ pub trait Connector: Send + Sync {
     async fn create(&self, object: &str, records: Vec<Fields>) -> Result<Vec<WriteResult>, ConnectorError>;
     async fn update(&self, object: &str, patches: Vec<RecordPatch>) -> Result<Vec<WriteResult>, ConnectorError>;
     async fn delete(&self, object: &str, ids: Vec<String>) -> Result<Vec<WriteResult>, ConnectorError>;
-    /// Makes buffered writes durable (a workbook write-back). No-op for APIs.
+    /// Checks writes can land now, before a run applies anything. A workbook open in
+    /// Excel or LibreOffice answers [`ConnectorError::Locked`] ("waiting for NAME to be
+    /// closed"), and the run then applies nothing and tries again later.
+    async fn ready_to_write(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    /// Makes buffered writes durable (a workbook write-back). No-op for APIs. Called once at
+    /// the end of every run that reached the apply step, even when nothing was written (a
+    /// workbook may still need to store row keys for new rows).
     async fn flush(&self) -> Result<(), ConnectorError> {
         Ok(())
     }
