@@ -11,6 +11,7 @@
 pub mod config;
 pub mod connector;
 pub mod secret;
+pub mod planner;
 pub mod value;
 
 pub use config::{Config, ConfigError, LinkDef, Side};
