@@ -11,6 +11,7 @@
 pub mod config;
 pub mod connector;
 pub mod secret;
+pub mod store;
 pub mod planner;
 pub mod value;
 
