@@ -35,6 +35,9 @@ pub enum Fault {
     CrashAfter,
     /// Only the record at this index of the batch fails.
     FailItem(usize, ConnectorError),
+    /// The call does its work and then never returns: the process is killed while
+    /// waiting (tests drop the run's future).
+    Hang,
 }
 
 #[derive(Debug, Default)]
@@ -181,7 +184,10 @@ impl MemoryConnector {
     }
 }
 
-fn crash(fault: &Option<Fault>) -> Result<(), ConnectorError> {
+async fn crash(fault: &Option<Fault>) -> Result<(), ConnectorError> {
+    if matches!(fault, Some(Fault::Hang)) {
+        futures::future::pending::<()>().await;
+    }
     if matches!(fault, Some(Fault::CrashAfter)) {
         return Err(ConnectorError::Unavailable("connection dropped after the request was sent (simulated crash)".into()));
     }
@@ -232,7 +238,8 @@ impl Connector for MemoryConnector {
         let next_page = (start + PAGE < all.len()).then(|| (start + PAGE).to_string());
         // The high-water mark: the system's current time, so a later edit is always >= it.
         let now = Utc.timestamp_opt(s.clock + s.skew_secs, 0).single().unwrap_or_else(Utc::now);
-        let cursor = Some((now - Duration::seconds(0)).to_rfc3339());
+        // Every later write ticks the clock past `now`, so `now + 1s` misses nothing.
+        let cursor = Some((now + Duration::seconds(1)).to_rfc3339());
         Ok(Page { records, next_page, cursor })
     }
 
@@ -274,7 +281,7 @@ impl Connector for MemoryConnector {
                 out.push(Ok(Self::insert_locked(&mut s, &self.name, object, fields)));
             }
         }
-        crash(&fault)?;
+        crash(&fault).await?;
         Ok(out)
     }
 
@@ -304,7 +311,7 @@ impl Connector for MemoryConnector {
                 }
             }
         }
-        crash(&fault)?;
+        crash(&fault).await?;
         Ok(out)
     }
 
@@ -328,7 +335,7 @@ impl Connector for MemoryConnector {
                 }
             }
         }
-        crash(&fault)?;
+        crash(&fault).await?;
         Ok(out)
     }
 }

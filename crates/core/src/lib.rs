@@ -13,6 +13,7 @@ pub mod connector;
 pub mod secret;
 pub mod store;
 pub mod planner;
+pub mod runner;
 pub mod value;
 
 pub use config::{Config, ConfigError, LinkDef, Side};
