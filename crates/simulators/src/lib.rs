@@ -1,1 +1,11 @@
-//! crosswalk-simulators
+//! Crosswalk simulators: faithful local servers of each vendor's API on 127.0.0.1, for
+//! tests, benchmarks and `crosswalk demo`. They are not the product: every connector must
+//! also be right against the real API described in `API_FACTS.md`.
+//!
+//! Each simulator exposes `spawn(options) -> Handle { base_url, .. }` on port 0 by
+//! default, stops when the handle is dropped, and offers test hooks (seed data, edit as a
+//! user, read back, request counters, fault switches).
+
+pub mod twenty;
+
+pub use twenty::{SeedIds, SimCounters, SimFault, TwentySim, TwentySimHandle, TwentySimOptions};
