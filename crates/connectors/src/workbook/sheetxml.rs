@@ -261,8 +261,7 @@ impl Editor<'_> {
 
 /// Cells of a row's inner XML (`inner` starts at byte `off` of the part).
 fn scan_row_cells(inner: &[u8], off: usize) -> Result<(Vec<OrigCell>, Vec<(usize, usize)>), String> {
-    let mut r = Reader::from_reader(inner);
-    r.config_mut().check_end_names = false;
+    let mut r = lenient(inner);
     let mut cells: Vec<OrigCell> = Vec::new();
     let mut others = Vec::new();
     let mut next_col = 0u32;
@@ -313,6 +312,14 @@ fn scan_row_cells(inner: &[u8], off: usize) -> Result<(Vec<OrigCell>, Vec<(usize
     Ok((cells, others))
 }
 
+/// A reader that may start mid-document (after a skipped row).
+fn lenient(xml: &[u8]) -> Reader<&[u8]> {
+    let mut r = Reader::from_reader(xml);
+    r.config_mut().check_end_names = false;
+    r.config_mut().allow_unmatched_ends = true;
+    r
+}
+
 fn local(name: &[u8]) -> &[u8] {
     match name.iter().position(|&b| b == b':') {
         Some(i) => &name[i + 1..],
@@ -339,8 +346,7 @@ pub fn edit_sheet(xml: &[u8], edits: &SheetEdits, styles: &StyleInfo, date1904: 
     let max_row = edits.cells.keys().next_back().copied();
     let max_col = edits.cells.values().filter_map(|m| m.keys().next_back().copied()).max();
     let mut base = 0usize;
-    let mut reader = Reader::from_reader(xml);
-    reader.config_mut().check_end_names = false;
+    let mut reader = lenient(xml);
     let mut in_data = false;
     let mut cols_done = edits.hide_col.is_none();
     let mut next_row = 0u32;
@@ -372,8 +378,7 @@ pub fn edit_sheet(xml: &[u8], edits: &SheetEdits, styles: &StyleInfo, date1904: 
                 ed.out.extend_from_slice(&insert_hidden_col(inner, &prefix, edits.hide_col.unwrap_or(0)));
                 ed.out.extend_from_slice(close.as_bytes());
                 base = end + close.len();
-                reader = Reader::from_reader(&xml[base..]);
-                reader.config_mut().check_end_names = false;
+                reader = lenient(&xml[base..]);
             }
             Event::Start(ref e) | Event::Empty(ref e) if !in_data && local(e.name().as_ref()) == b"sheetData" => {
                 let n = e.name().as_ref().len();
@@ -436,8 +441,7 @@ pub fn edit_sheet(xml: &[u8], edits: &SheetEdits, styles: &StyleInfo, date1904: 
                 }
                 if is_start {
                     base = after;
-                    reader = Reader::from_reader(&xml[base..]);
-                    reader.config_mut().check_end_names = false;
+                    reader = lenient(&xml[base..]);
                 }
             }
             _ => copy(&mut ed),
