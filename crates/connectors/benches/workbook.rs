@@ -1,0 +1,2 @@
+//! Workbook bench (filled below).
+fn main() {}
