@@ -137,8 +137,9 @@ impl WorkbookConnector {
     fn records(&self, object: &str) -> Result<Vec<Record>, ConnectorError> {
         let Some(file) = self.read_file()? else { return Ok(vec![]) };
         let mut st = self.lock();
+        let v = self.view(&mut st, &file, object)?;
         st.seen.insert(object.to_string());
-        let Some(v) = self.view(&mut st, &file, object)? else { return Ok(vec![]) };
+        let Some(v) = v else { return Ok(vec![]) };
         Ok(v.data.rows.iter().zip(&v.keys).map(|(r, k)| Record { id: k.clone(), fields: r.fields.clone(), updated_at: file.mtime }).collect())
     }
 

@@ -60,11 +60,6 @@ pub fn plan_sheet(sheet: &SheetData, keys: &[String], fresh: &[bool], pending: &
     }
     let first_new = sheet.next_user_col().max(sheet.last_used_col.map_or(0, |c| c + 1));
     let after_new = first_new + new_names.len() as u32;
-    for (i, name) in new_names.iter().enumerate() {
-        let c = first_new + i as u32;
-        cols.insert(name.clone(), c);
-        ed.set(header_row, c, Value::Text(name.clone()), false);
-    }
     let key_col = match sheet.key_col {
         Some(k) if k < first_new || k >= after_new => k,
         _ => after_new,
@@ -76,6 +71,12 @@ pub fn plan_sheet(sheet: &SheetData, keys: &[String], fresh: &[bool], pending: &
         }
         ed.set(header_row, key_col, Value::Text(KEY_HEADER.into()), true);
         ed.hide_col = Some(key_col);
+    }
+    // New headers after clearing the old key header: a new column may take its place.
+    for (i, name) in new_names.iter().enumerate() {
+        let c = first_new + i as u32;
+        cols.insert(name.clone(), c);
+        ed.set(header_row, c, Value::Text(name.clone()), false);
     }
     let mut row_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, k) in keys.iter().enumerate() {
