@@ -17,6 +17,9 @@ mod seed;
 mod store;
 mod webhooks;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
