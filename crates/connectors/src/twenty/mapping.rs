@@ -46,7 +46,7 @@ pub fn amount_to_micros(v: &Value) -> Result<Json, String> {
         Value::Decimal(d) => (d * Decimal::from(MICROS))
             .round()
             .to_i64()
-            .map(|i| Json::from(i))
+            .map(Json::from)
             .ok_or_else(|| format!("amount {d} is too large")),
         other => Err(format!("{} is not an amount", other.display())),
     }
@@ -244,7 +244,7 @@ pub fn schema_from_metadata(obj: &Json) -> Option<ObjectSchema> {
             fields.push(f);
         }
     }
-    let mut push = |f: FieldSchema| push_into(&mut fields, f);
+
     for f in items_of(obj.get("fields")) {
         let (Some(fname), Some(ty)) = (str_of(f, "name"), str_of(f, "type")) else { continue };
         let flabel = str_of(f, "label").unwrap_or(fname);
@@ -254,7 +254,7 @@ pub fn schema_from_metadata(obj: &Json) -> Option<ObjectSchema> {
         let system = f.get("isSystem").and_then(Json::as_bool) == Some(true);
         if READ_ONLY.contains(&fname) {
             let t = if fname == "id" { FieldType::Id } else { FieldType::DateTime };
-            push(FieldSchema { label: flabel.to_string(), read_only: true, ..FieldSchema::new(fname, t) });
+            push_into(&mut fields, FieldSchema { label: flabel.to_string(), read_only: true, ..FieldSchema::new(fname, t) });
             continue;
         }
         if ty == "RELATION" || ty == "MORPH_RELATION" {
@@ -264,7 +264,7 @@ pub fn schema_from_metadata(obj: &Json) -> Option<ObjectSchema> {
                 .filter_map(|p| f.pointer(p).and_then(Json::as_str))
                 .any(|d| d == "MANY_TO_ONE");
             if let Some(col) = join.or_else(|| many_to_one.then(|| format!("{fname}Id"))) {
-                push(FieldSchema { label: format!("{flabel} (id)"), ..FieldSchema::new(&col, FieldType::Id) });
+                push_into(&mut fields, FieldSchema { label: format!("{flabel} (id)"), ..FieldSchema::new(&col, FieldType::Id) });
             }
             continue;
         }
@@ -275,14 +275,13 @@ pub fn schema_from_metadata(obj: &Json) -> Option<ObjectSchema> {
         if let Some(cols) = composite_columns(ty) {
             for (sub, t) in cols {
                 let col = if *sub == "amount" { format!("{fname}.amount") } else { format!("{fname}.{sub}") };
-                push(FieldSchema { label: format!("{flabel} {sub}"), ..FieldSchema::new(&col, *t) });
+                push_into(&mut fields, FieldSchema { label: format!("{flabel} {sub}"), ..FieldSchema::new(&col, *t) });
             }
         } else if let Some(t) = scalar_type(ty) {
             let options = items_of(f.get("options")).iter().filter_map(|o| str_of(o, "value").map(str::to_string)).collect();
-            push(FieldSchema { label: flabel.to_string(), options, required, ..FieldSchema::new(fname, t) });
+            push_into(&mut fields, FieldSchema { label: flabel.to_string(), options, required, ..FieldSchema::new(fname, t) });
         }
     }
-    drop(push);
     if fields.iter().any(|f| f.name == COMPANY_ID) {
         push_into(&mut fields, FieldSchema { label: "Company".into(), ..FieldSchema::new(COMPANY_NAME, FieldType::Text) });
     }

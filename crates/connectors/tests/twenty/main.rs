@@ -125,7 +125,7 @@ async fn composite_and_currency_round_trip_exactly() {
     let stored = sim.record("companies", &created.id).unwrap();
     assert_eq!(stored["annualRecurringRevenue"]["amountMicros"], json!(1_234_567_891_234i64), "the amount is sent as exact micros");
     assert_eq!(stored["domainName"]["primaryLinkUrl"], "https://exact.example", "dotted columns nest into composites");
-    let back = c.get("companies", &[created.id.clone()]).await.unwrap().remove(0);
+    let back = c.get("companies", std::slice::from_ref(&created.id)).await.unwrap().remove(0);
     for (k, v) in &input {
         let got = crosswalk_core::canonicalize(back.get(k), crosswalk_core::FieldType::Text).unwrap();
         let want = crosswalk_core::canonicalize(v, crosswalk_core::FieldType::Text).unwrap();
@@ -244,7 +244,7 @@ async fn client_rate_limit_keeps_the_server_from_answering_429() {
     let took = start.elapsed();
     assert_eq!(records.len(), 300);
     assert_eq!(sim.counters().throttled, 0, "the client-side limiter must keep every request under the server's limit");
-    assert!(took >= Duration::from_millis(900), "60 requests at 50/s (burst 5) must be spread over ≥ 1.1 s, took {took:?} — the limiter is not working");
+    assert!(took >= Duration::from_millis(900), "60 requests at 50/s (burst 5) must be spread over about 1.1 s (≥ 0.9 s), took {took:?} — the limiter is not working");
 }
 
 #[tokio::test(flavor = "multi_thread")]
