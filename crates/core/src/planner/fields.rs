@@ -16,13 +16,57 @@ pub struct LinkSpec {
     pub def: LinkDef,
     /// One type per `def.fields` entry.
     pub types: Vec<FieldType>,
+    /// Mapped names of each side sorted, with their field index (for merge-joins).
+    sorted: [Vec<(String, usize)>; 2],
 }
 
 impl LinkSpec {
     /// Types come from the mapping's `type`, else `schema_type(left field)`, else text.
     pub fn new(name: &str, def: LinkDef, schema_type: impl Fn(&str) -> Option<FieldType>) -> Self {
         let types = def.fields.iter().map(|f| f.field_type.or_else(|| schema_type(&f.left)).unwrap_or_default()).collect();
-        LinkSpec { name: name.to_string(), def, types }
+        let sorted_names = |side: Side| {
+            let mut v: Vec<(String, usize)> = def
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (if side == Side::Left { f.left.clone() } else { f.right.clone() }, i))
+                .collect();
+            v.sort();
+            v
+        };
+        let sorted = [sorted_names(Side::Left), sorted_names(Side::Right)];
+        LinkSpec { name: name.to_string(), def, types, sorted }
+    }
+
+    /// Fills `out[i]` with the value of mapped field `i` found in `fields` (named as on
+    /// `side`), by one merge-join over the sorted map: no lookups, no allocation.
+    pub fn mapped<'a>(&self, side: Side, fields: &'a Fields, out: &mut [Option<&'a Value>]) {
+        let names = &self.sorted[if side == Side::Left { 0 } else { 1 }];
+        if side == Side::Left && fields.len() == names.len() && fields.keys().zip(names).all(|(k, (n, _))| k.len() == n.len()) {
+            // A base: exactly the mapped left names, in the same sorted order.
+            if fields.keys().zip(names).all(|(k, (n, _))| k == n) {
+                for (v, (_, i)) in fields.values().zip(names) {
+                    out[*i] = Some(v);
+                }
+                return;
+            }
+        }
+        let mut it = fields.iter().peekable();
+        for (name, i) in names {
+            out[*i] = None;
+            while let Some((k, v)) = it.peek() {
+                match k.as_str().cmp(name.as_str()) {
+                    std::cmp::Ordering::Less => {
+                        it.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        out[*i] = Some(v);
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+        }
     }
 
     /// The base key of mapped field `i` (its left name; unique by validation).

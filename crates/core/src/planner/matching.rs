@@ -1,6 +1,6 @@
 //! Unpaired records: match by id field, then natural key; create what is left.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 
 use super::merge::{create_fields, merge_fields, update_for, warn, MergeCtx, Resolutions};
 use super::{record_to_link, to_link, LinkSpec, PairPlan, PairState, Plan, SideView, Write};
@@ -26,8 +26,8 @@ fn passes(filters: &[Filter], side: Side, r: &Record) -> bool {
 }
 
 pub(crate) fn plan_unpaired(spec: &LinkSpec, pairs: &[&PairState], left: &SideView<'_>, right: &SideView<'_>, plan: &mut Plan) {
-    let paired_left: BTreeSet<&str> = pairs.iter().map(|p| p.left_id.as_str()).collect();
-    let paired_right: BTreeSet<&str> = pairs.iter().map(|p| p.right_id.as_str()).collect();
+    let paired_left: HashSet<&str> = pairs.iter().map(|p| p.left_id.as_str()).collect();
+    let paired_right: HashSet<&str> = pairs.iter().map(|p| p.right_id.as_str()).collect();
     let filters = &spec.def.filters;
     let mut ul: BTreeMap<&str, &Record> =
         left.by_id.iter().filter(|(id, r)| !paired_left.contains(*id) && passes(filters, Side::Left, r)).map(|(k, v)| (*k, *v)).collect();

@@ -183,6 +183,22 @@ fn invalid(plan: &mut Plan, side: Side, id: &str, field: String, e: crate::value
     });
 }
 
+/// Fast path: a record whose raw mapped values equal the base (already canonical) is
+/// unchanged, without canonicalising or allocating. Fields with value renames are always
+/// taken the slow way.
+fn unchanged(spec: &LinkSpec, side: Side, rec: &Record, base: &Fields) -> bool {
+    const MAX: usize = 64;
+    let n = spec.def.fields.len();
+    if n > MAX || spec.def.fields.iter().any(|f| !f.values.is_empty()) {
+        return false;
+    }
+    let mut have: [Option<&Value>; MAX] = [None; MAX];
+    let mut was: [Option<&Value>; MAX] = [None; MAX];
+    spec.mapped(side, &rec.fields, &mut have[..n]);
+    spec.mapped(Side::Left, base, &mut was[..n]);
+    (0..n).all(|i| have[i].unwrap_or(&Value::Null) == was[i].unwrap_or(&Value::Null))
+}
+
 /// Link values of a side's record, or the base when the record wasn't listed (unchanged).
 fn side_values(spec: &LinkSpec, side: Side, rec: Option<&&Record>, base: &Fields, plan: &mut Plan) -> Option<Fields> {
     match rec {
@@ -231,8 +247,13 @@ pub(crate) fn plan_pair(spec: &LinkSpec, pair: &PairState, left: &SideView<'_>, 
         plan_deletion(spec, pair, deleted, l.or(r).copied(), resolutions, plan, empty);
         return;
     }
-    let Some(lv) = side_values(spec, Side::Left, l, &pair.base, plan) else { return };
-    let Some(rv) = side_values(spec, Side::Right, r, &pair.base, plan) else { return };
+    let l_same = l.is_none_or(|r| unchanged(spec, Side::Left, r, &pair.base));
+    let r_same = r.is_none_or(|r| unchanged(spec, Side::Right, r, &pair.base));
+    if l_same && r_same {
+        return;
+    }
+    let Some(lv) = (if l_same { Some(pair.base.clone()) } else { side_values(spec, Side::Left, l, &pair.base, plan) }) else { return };
+    let Some(rv) = (if r_same { Some(pair.base.clone()) } else { side_values(spec, Side::Right, r, &pair.base, plan) }) else { return };
     if lv == pair.base && rv == pair.base {
         return;
     }

@@ -18,7 +18,7 @@ mod matching;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -229,7 +229,7 @@ impl Plan {
 
 /// Records of one side by id, with the times used by `newest_wins`.
 pub(crate) struct SideView<'a> {
-    pub by_id: BTreeMap<&'a str, &'a Record>,
+    pub by_id: HashMap<&'a str, &'a Record>,
     pub complete: bool,
 }
 
