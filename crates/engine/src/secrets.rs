@@ -1,0 +1,87 @@
+//! Connection secrets: the OS keyring (service `crosswalk`, account = connection name),
+//! with an environment-variable fallback for headless servers without a keyring.
+//!
+//! Lookup order: keyring → the connection's `secret_env` variable (e.g. `TWENTY_API_KEY`)
+//! → `CROSSWALK_SECRET_<CONNECTION>`. Secrets never go to files, the database or logs.
+
+use crosswalk_core::Secret;
+
+pub const SERVICE: &str = "crosswalk";
+
+/// Where a secret was found (for `health` output; never the value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Keyring,
+    Env,
+}
+
+/// The environment variable name of the generic fallback for `connection`.
+pub fn env_name(connection: &str) -> String {
+    let up: String = connection.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    format!("CROSSWALK_SECRET_{up}")
+}
+
+fn keyring_disabled() -> bool {
+    std::env::var_os("CROSSWALK_NO_KEYRING").is_some()
+}
+
+fn entry(connection: &str) -> Result<keyring::Entry, String> {
+    keyring::Entry::new(SERVICE, connection).map_err(|e| format!("the OS keyring is not available ({e})"))
+}
+
+/// Finds a connection's secret.
+pub fn get(connection: &str, secret_env: Option<&str>) -> Option<(Secret, SecretSource)> {
+    if !keyring_disabled() {
+        if let Ok(e) = entry(connection) {
+            if let Ok(s) = e.get_password() {
+                return Some((Secret::new(s), SecretSource::Keyring));
+            }
+        }
+    }
+    for var in secret_env.into_iter().map(str::to_string).chain([env_name(connection)]) {
+        if let Ok(v) = std::env::var(&var) {
+            if !v.trim().is_empty() {
+                return Some((Secret::new(v.trim()), SecretSource::Env));
+            }
+        }
+    }
+    None
+}
+
+/// Stores a secret in the OS keyring.
+pub fn set(connection: &str, secret: &Secret) -> Result<(), String> {
+    if keyring_disabled() {
+        return Err(format!("the keyring is turned off (CROSSWALK_NO_KEYRING); set {} instead", env_name(connection)));
+    }
+    entry(connection)?.set_password(secret.expose()).map_err(|e| {
+        format!(
+            "could not save the secret for {connection} in the OS keyring ({e}). On a server without a keyring, set the environment variable {} instead",
+            env_name(connection)
+        )
+    })
+}
+
+/// Deletes a secret from the OS keyring (signing out). Missing is fine.
+pub fn delete(connection: &str) -> Result<(), String> {
+    if keyring_disabled() {
+        return Ok(());
+    }
+    match entry(connection)?.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(format!("could not remove the secret for {connection} from the OS keyring ({e})")),
+    }
+}
+
+/// Picks the platform keyring explicitly (keyring v3 otherwise falls back to a mock).
+pub fn init_default_store() {
+    #[cfg(target_os = "linux")]
+    {
+        // Secret Service (GNOME Keyring, KWallet) is the durable desktop store; kernel
+        // keyutils is only a cache, so use it only when asked.
+        if std::env::var("CROSSWALK_KEYRING").as_deref() == Ok("keyutils") {
+            keyring::set_default_credential_builder(keyring::keyutils::default_credential_builder());
+        } else {
+            keyring::set_default_credential_builder(keyring::secret_service::default_credential_builder());
+        }
+    }
+}
