@@ -1,1 +1,106 @@
-//! webhooks
+//! The webhook listener: verifies deliveries, stores them in the inbox (the nonce makes a
+//! replayed delivery land once), and triggers the links that use the connection. A forged,
+//! stale or replayed webhook gets 401 and starts nothing.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use crosswalk_connectors::twenty::webhook::{verify_twenty_webhook, NonceCache, TwentyWebhookHeaders, WebhookError, DEFAULT_WINDOW};
+
+use crate::app::App;
+use crate::error::{AppError, ErrorCode};
+use crate::secrets;
+
+#[derive(Clone)]
+struct Shared {
+    app: Arc<App>,
+    nonces: Arc<NonceCache>,
+}
+
+/// The keyring account of a connection's webhook signing secret.
+pub fn secret_account(connection: &str) -> String {
+    format!("{connection}.webhook")
+}
+
+/// Ports to listen on, from connections' `webhook_port` settings: port → host.
+pub fn listen_addrs(app: &App) -> BTreeMap<u16, String> {
+    let mut out = BTreeMap::new();
+    for def in app.config().connections.values() {
+        if let Some(port) = def.settings.get("webhook_port").and_then(|v| v.as_integer()) {
+            let host = def.settings.get("webhook_host").and_then(|v| v.as_str()).unwrap_or("127.0.0.1").to_string();
+            out.insert(port as u16, host);
+        }
+    }
+    out
+}
+
+/// Serves `POST /webhooks/{connection}` on `addr` until `shutdown` resolves. Returns the
+/// bound address (useful with port 0).
+pub async fn serve(app: Arc<App>, addr: SocketAddr, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<SocketAddr, AppError> {
+    let shared = Shared { app, nonces: Arc::new(NonceCache::new()) };
+    let router = Router::new().route("/webhooks/:connection", post(receive)).with_state(shared);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AppError::new(ErrorCode::Unavailable, format!("cannot listen for webhooks on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+    tracing::info!(%bound, "Listening for webhooks");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    });
+    Ok(bound)
+}
+
+async fn receive(State(s): State<Shared>, Path(connection): Path<String>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    let Some(def) = s.app.config().connections.get(&connection) else {
+        return (StatusCode::NOT_FOUND, format!("no connection {connection:?}"));
+    };
+    let env = def.settings.get("webhook_secret_env").and_then(|v| v.as_str());
+    let Some((secret, _)) = secrets::get(&secret_account(&connection), env) else {
+        tracing::warn!(connection, "Webhook refused: no signing secret configured");
+        return (StatusCode::UNAUTHORIZED, "no webhook secret is configured for this connection".into());
+    };
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (nonce, event) = match def.kind.as_str() {
+        "twenty" => {
+            let hdr = TwentyWebhookHeaders {
+                timestamp: h("x-twenty-webhook-timestamp"),
+                signature: h("x-twenty-webhook-signature"),
+                nonce: h("x-twenty-webhook-nonce"),
+            };
+            match verify_twenty_webhook(secret.expose(), &hdr, &body, chrono::Utc::now(), DEFAULT_WINDOW, &s.nonces) {
+                Ok(ev) => (
+                    hdr.nonce.map(str::to_string),
+                    serde_json::json!({"object": ev.object, "action": ev.action, "records": ev.record_ids, "at": ev.event_date}),
+                ),
+                Err(e) => {
+                    tracing::warn!(connection, error = %e, "Webhook refused");
+                    let code = if matches!(e, WebhookError::BadBody(_)) { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED };
+                    return (code, e.to_string());
+                }
+            }
+        }
+        other => return (StatusCode::NOT_FOUND, format!("connections of kind {other} don't receive webhooks")),
+    };
+    match s.app.store().add_inbox(&connection, nonce.as_deref(), &event) {
+        Ok(true) => {}
+        Ok(false) => return (StatusCode::UNAUTHORIZED, "the webhook nonce was seen before (a replay)".into()),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+    for link in s.app.links_using(&connection) {
+        if !s.app.config().links[&link].triggers.on_webhook {
+            continue;
+        }
+        let app = s.app.clone();
+        tokio::spawn(async move {
+            app.emit(crate::AppEvent::TriggerSeen { link: link.clone(), trigger: "webhook".into() });
+            app.trigger(&link, "webhook").await;
+        });
+    }
+    (StatusCode::ACCEPTED, "accepted".into())
+}
