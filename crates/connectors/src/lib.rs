@@ -7,6 +7,8 @@
 pub mod http;
 pub mod memory;
 pub mod twenty;
+pub mod webhook;
+pub mod wefact;
 pub mod workbook;
 
 use std::path::PathBuf;
@@ -16,11 +18,11 @@ use crosswalk_core::config::ConnectionDef;
 use crosswalk_core::{Connector, Secret};
 
 /// Every connection kind this build knows.
-pub const KINDS: &[&str] = &["memory", "workbook", "twenty"];
+pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook"];
 
 /// Whether a kind needs a secret from the keyring to connect.
 pub fn needs_secret(kind: &str) -> bool {
-    matches!(kind, "twenty")
+    matches!(kind, "twenty" | "wefact")
 }
 
 /// What building a connector may need besides its settings.
@@ -48,6 +50,8 @@ pub fn build(name: &str, def: &ConnectionDef, ctx: &BuildContext) -> Result<Arc<
         "memory" => Ok(Arc::new(memory::MemoryConnector::new(name))),
         "workbook" => workbook::build(name, &def.settings, ctx),
         "twenty" => twenty::build(name, &def.settings, ctx),
+        "wefact" => wefact::build(name, &def.settings, ctx),
+        "webhook" => webhook::build(name, &def.settings, ctx),
         other => Err(SettingsError { key: "kind".into(), message: format!("unknown connector kind {other:?}; use one of: {}", KINDS.join(", ")) }),
     }
 }
