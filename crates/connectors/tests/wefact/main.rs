@@ -1,0 +1,1 @@
+//! WeFact connector and outbound webhook connector against their simulators.
