@@ -1,8 +1,10 @@
 //! Connection secrets: the OS keyring (service `crosswalk`, account = connection name),
 //! with an environment-variable fallback for headless servers without a keyring.
 //!
-//! Lookup order: keyring → the connection's `secret_env` variable (e.g. `TWENTY_API_KEY`)
-//! → `CROSSWALK_SECRET_<CONNECTION>`. Secrets never go to files, the database or logs.
+//! Lookup order: the connection's `secret_env` variable (e.g. `TWENTY_API_KEY`) →
+//! `CROSSWALK_SECRET_<CONNECTION>` → the keyring. An explicitly set variable wins, as with
+//! most tools, so a server or a demo can override what a desktop login stored. Secrets
+//! never go to files, the database or logs.
 
 use crosswalk_core::Secret;
 
@@ -31,17 +33,17 @@ fn entry(connection: &str) -> Result<keyring::Entry, String> {
 
 /// Finds a connection's secret.
 pub fn get(connection: &str, secret_env: Option<&str>) -> Option<(Secret, SecretSource)> {
-    if !keyring_disabled() {
-        if let Ok(e) = entry(connection) {
-            if let Ok(s) = e.get_password() {
-                return Some((Secret::new(s), SecretSource::Keyring));
-            }
-        }
-    }
     for var in secret_env.into_iter().map(str::to_string).chain([env_name(connection)]) {
         if let Ok(v) = std::env::var(&var) {
             if !v.trim().is_empty() {
                 return Some((Secret::new(v.trim()), SecretSource::Env));
+            }
+        }
+    }
+    if !keyring_disabled() {
+        if let Ok(e) = entry(connection) {
+            if let Ok(s) = e.get_password() {
+                return Some((Secret::new(s), SecretSource::Keyring));
             }
         }
     }

@@ -1,0 +1,67 @@
+//! `sync`, `pull`, `push`.
+
+use clap::Args;
+use crosswalk_core::runner::{RunMode, RunOptions, RunStatus};
+use crosswalk_engine::{AppError, ErrorCode};
+
+use crate::progress::Bar;
+use crate::{output, Cli};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The link to run (default: all links).
+    pub link: Option<String>,
+    /// Plan and print what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Read everything instead of only what changed since the last run.
+    #[arg(long)]
+    pub full: bool,
+    /// Apply deletions even when more than the link's mass-delete brake allows.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+}
+
+pub async fn run(cli: &Cli, a: &RunArgs, mode: RunMode) -> Result<u8, AppError> {
+    let app = super::open(cli)?;
+    let links = match &a.link {
+        Some(l) => vec![l.clone()],
+        None => app.link_names(),
+    };
+    let opts = RunOptions { mode, dry_run: a.dry_run, full: a.full, allow_mass_delete: a.allow_mass_delete, trigger: "manual".into() };
+    let mut code = 0u8;
+    let mut reports = vec![];
+    for link in links {
+        let bar = Bar::new(cli.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        let result = app.run_link(&link, &opts, &bar).await;
+        bar.finish();
+        let def = &app.config().links[&link];
+        match result {
+            Ok(r) => {
+                if !cli.json {
+                    output::report(&r, &def.left.connection, &def.right.connection);
+                }
+                code = code.max(match r.status {
+                    RunStatus::Ok | RunStatus::DryRun => 0,
+                    RunStatus::BadInput => 2,
+                    _ => 1,
+                });
+                reports.push(serde_json::to_value(&r).unwrap_or_default());
+            }
+            Err(e) => {
+                if e.code == ErrorCode::BadConfig {
+                    return Err(e);
+                }
+                if !cli.json {
+                    eprintln!("{link}: failed: {}", e.message);
+                }
+                code = code.max(e.exit_code() as u8);
+                reports.push(serde_json::json!({"link": link, "error": e}));
+            }
+        }
+    }
+    if cli.json {
+        output::json(&reports);
+    }
+    Ok(code)
+}
