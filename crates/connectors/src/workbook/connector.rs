@@ -2,7 +2,7 @@
 //! the file (whole sheet, one page); writes queue in memory per sheet and land at `flush`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,9 +27,9 @@ struct SheetView {
 #[derive(Default)]
 struct State {
     /// Sheets parsed from the file content with this hash.
-    cache: Option<(String, BTreeMap<String, SheetView>)>,
+    cache: Option<(String, BTreeMap<String, Arc<SheetView>>)>,
     /// Keys handed out for keyless rows: (sheet, row content hash) → keys, in row order.
-    fresh: HashMap<(String, String), Vec<String>>,
+    fresh: HashMap<(String, u64), Vec<String>>,
     /// Sheets the engine has read (their keyless rows get keys written at flush).
     seen: BTreeSet<String>,
     pending: BTreeMap<String, Pending>,
@@ -48,8 +48,9 @@ pub struct WorkbookConnector {
     state: Mutex<State>,
 }
 
+/// A fresh row key: a random (v4) UUID from the thread's fast RNG (no syscall per key).
 fn new_key() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    uuid::Builder::from_random_bytes(rand::random::<[u8; 16]>()).into_uuid().simple().to_string()
 }
 
 fn io_err(file: &str, e: std::io::Error) -> ConnectorError {
@@ -86,7 +87,7 @@ impl WorkbookConnector {
     }
 
     /// A sheet of `file` with keys; `None` when the sheet is missing but configured.
-    fn view(&self, st: &mut State, file: &FileNow, sheet: &str) -> Result<Option<SheetView>, ConnectorError> {
+    fn view(&self, st: &mut State, file: &FileNow, sheet: &str) -> Result<Option<Arc<SheetView>>, ConnectorError> {
         if let Some((h, sheets)) = &st.cache {
             if *h == file.hash {
                 if let Some(v) = sheets.get(sheet) {
@@ -102,7 +103,7 @@ impl WorkbookConnector {
             }
             Err(e) => return Err(e),
         };
-        let mut used: HashMap<String, usize> = HashMap::new();
+        let mut used: HashMap<u64, usize> = HashMap::new();
         let mut keys = Vec::with_capacity(data.rows.len());
         let mut fresh = Vec::with_capacity(data.rows.len());
         for row in &data.rows {
@@ -112,8 +113,8 @@ impl WorkbookConnector {
                     fresh.push(false);
                 }
                 None => {
-                    let ch = row.content_hash();
-                    let n = used.entry(ch.clone()).or_default();
+                    let ch = row.content_key();
+                    let n = used.entry(ch).or_default();
                     let list = st.fresh.entry((sheet.to_string(), ch)).or_default();
                     if list.len() <= *n {
                         list.push(new_key());
@@ -124,7 +125,7 @@ impl WorkbookConnector {
                 }
             }
         }
-        let v = SheetView { data, keys, fresh };
+        let v = Arc::new(SheetView { data, keys, fresh });
         match &mut st.cache {
             Some((h, sheets)) if *h == file.hash => {
                 sheets.insert(sheet.to_string(), v.clone());

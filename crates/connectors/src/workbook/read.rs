@@ -9,9 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read};
 
-use calamine::{Data, Range, Reader};
+use calamine::{Data, Reader};
 use chrono::{NaiveDate, TimeZone, Timelike, Utc};
-use crosswalk_core::value::stable_hash;
 use crosswalk_core::{canonicalize, ConnectorError, FieldType, Fields, Value};
 
 use super::config::{SheetConfig, KEY_HEADER};
@@ -28,9 +27,13 @@ pub struct RowData {
 }
 
 impl RowData {
-    /// What a keyless row's remembered key is tied to: its content.
-    pub fn content_hash(&self) -> String {
-        stable_hash(&self.fields)
+    /// What a keyless row's remembered key is tied to: its content (a fast in-process
+    /// hash; these keys live in memory only until a flush writes them).
+    pub fn content_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.fields.hash(&mut h);
+        h.finish()
     }
 }
 
@@ -178,105 +181,189 @@ pub fn read_sheet(
     header_row: u32,
     cfg: &SheetConfig,
 ) -> Result<SheetData, ConnectorError> {
-    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| invalid(format!("{file} could not be read as a workbook ({e}); open it in Excel and save it again as .xlsx")))?;
+    let open_err = |e: String| invalid(format!("{file} could not be read as a workbook ({e}); open it in Excel and save it again as .xlsx"));
+    let missing = |names: &[String]| {
+        invalid(format!("{file} has no sheet {sheet:?} (it has: {}); rename the sheet back or change the link's object", names.join(", ")))
+    };
+    let sheet_err = |e: String| invalid(format!("{file}, sheet {sheet:?} could not be read ({e}); open it in Excel and save it again"));
+    let date1904 = is_1904(bytes);
+    let mut b = SheetBuilder::new(file, sheet, header_row - 1, cfg, date1904);
+    if bytes.starts_with(b"PK") {
+        if let Ok(mut wb) = calamine::open_workbook_from_rs::<calamine::Xlsx<_>, _>(Cursor::new(bytes)) {
+            let names = wb.sheet_names();
+            if !names.iter().any(|n| n == sheet) {
+                return Err(missing(&names));
+            }
+            // Stream the cells (row by row) rather than building a whole range first.
+            let mut cells = wb.worksheet_cells_reader(sheet).map_err(|e| sheet_err(e.to_string()))?;
+            while let Some(cell) = cells.next_cell().map_err(|e| sheet_err(e.to_string()))? {
+                let (r, c) = cell.get_position();
+                b.cell(r, c, data_ref_value(cell.get_value()))?;
+            }
+            return b.finish();
+        }
+    }
+    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| open_err(e.to_string()))?;
     let names = wb.sheet_names();
     if !names.iter().any(|n| n == sheet) {
-        return Err(invalid(format!(
-            "{file} has no sheet {sheet:?} (it has: {}); rename the sheet back or change the link's object",
-            names.join(", ")
-        )));
+        return Err(missing(&names));
     }
-    let range = wb
-        .worksheet_range(sheet)
-        .map_err(|e| invalid(format!("{file}, sheet {sheet:?} could not be read ({e}); open it in Excel and save it again")))?;
-    let date1904 = is_1904(bytes);
-    sheet_from_range(file, sheet, &range, header_row - 1, cfg, date1904)
+    let range = wb.worksheet_range(sheet).map_err(|e| sheet_err(e.to_string()))?;
+    for (r, c, d) in range.used_cells() {
+        let (r0, c0) = range.start().unwrap_or((0, 0));
+        b.cell(r0 + r as u32, c0 + c as u32, cell_value(d))?;
+    }
+    b.finish()
 }
 
-fn sheet_from_range(
-    file: &str,
-    sheet: &str,
-    range: &Range<Data>,
+fn data_ref_value(d: &calamine::DataRef<'_>) -> Value {
+    use calamine::DataRef as D;
+    match d {
+        D::SharedString(s) if s.is_empty() => Value::Null,
+        D::SharedString(s) => Value::Text((*s).to_string()),
+        D::String(s) => cell_value(&Data::String(s.clone())),
+        D::Int(i) => cell_value(&Data::Int(*i)),
+        D::Float(f) => cell_value(&Data::Float(*f)),
+        D::Bool(b) => Value::Bool(*b),
+        D::DateTime(t) => cell_value(&Data::DateTime(*t)),
+        D::DateTimeIso(s) => cell_value(&Data::DateTimeIso(s.clone())),
+        D::DurationIso(s) => Value::Text(s.clone()),
+        D::Error(e) => Value::Text(e.to_string()),
+        D::Empty => Value::Null,
+    }
+}
+
+/// Builds a [`SheetData`] from cells arriving in row-major order, checking as it goes.
+struct SheetBuilder<'a> {
+    file: &'a str,
+    cfg: &'a SheetConfig,
     header_row: u32,
-    cfg: &SheetConfig,
     date1904: bool,
-) -> Result<SheetData, ConnectorError> {
-    let mut out = SheetData { name: sheet.to_string(), ..Default::default() };
-    let Some((r0, c0)) = range.start() else { return Ok(out) };
-    let (r1, c1) = range.end().unwrap_or((r0, c0));
-    let at = |r: u32, c: u32| -> &Data {
-        if r < r0 || c < c0 || r > r1 || c > c1 {
-            &Data::Empty
-        } else {
-            range.get(((r - r0) as usize, (c - c0) as usize)).unwrap_or(&Data::Empty)
-        }
-    };
-    // Header.
-    let mut seen: HashMap<String, u32> = HashMap::new();
-    for c in c0..=c1 {
-        let name = cell_value(at(header_row, c)).display().trim().to_string();
-        if name.is_empty() {
-            continue;
-        }
-        out.has_header = true;
-        if let Some(prev) = seen.insert(name.clone(), c) {
-            return Err(invalid(format!(
-                "{file}, sheet {sheet:?}: header {name:?} appears twice (cells {} and {}); rename one of them",
-                cell_ref(prev, header_row),
-                cell_ref(c, header_row)
-            )));
-        }
-        if name == KEY_HEADER {
-            out.key_col = Some(c);
-        } else {
-            out.headers.push((c, name));
+    out: SheetData,
+    header_cells: Vec<(u32, String)>,
+    header_done: bool,
+    /// Column → index into `out.headers`.
+    field_of: HashMap<u32, usize>,
+    types: Vec<Option<FieldType>>,
+    row: Option<u32>,
+    vals: Vec<Value>,
+    key: Option<String>,
+    keys: HashMap<String, u32>,
+    ids: BTreeMap<usize, HashMap<String, u32>>,
+}
+
+impl<'a> SheetBuilder<'a> {
+    fn new(file: &'a str, sheet: &str, header_row: u32, cfg: &'a SheetConfig, date1904: bool) -> Self {
+        SheetBuilder {
+            file,
+            cfg,
+            header_row,
+            date1904,
+            out: SheetData { name: sheet.to_string(), ..Default::default() },
+            header_cells: vec![],
+            header_done: false,
+            field_of: HashMap::new(),
+            types: vec![],
+            row: None,
+            vals: vec![],
+            key: None,
+            keys: HashMap::new(),
+            ids: BTreeMap::new(),
         }
     }
-    if out.has_header {
-        let found: Vec<&str> = out.headers.iter().map(|(_, h)| h.as_str()).collect();
-        for col in cfg.columns.iter().chain(&cfg.id_columns) {
-            if !found.contains(&col.as_str()) {
-                return Err(invalid(format!(
-                    "{file}, sheet {sheet:?}, row {}: the header has no column {col:?} (found: {}); rename the header back, or change sheets.{sheet}.columns in the settings",
-                    header_row + 1,
-                    found.join(", ")
-                )));
+
+    fn cell(&mut self, r: u32, c: u32, v: Value) -> Result<(), ConnectorError> {
+        if v.is_null() {
+            return Ok(());
+        }
+        if self.row != Some(r) {
+            self.end_row()?;
+            if r > self.header_row && !self.header_done {
+                self.end_header()?;
+            }
+            self.row = Some(r);
+            self.vals = vec![Value::Null; self.out.headers.len()];
+            self.key = None;
+        }
+        self.out.last_row = Some(r);
+        if r == self.header_row {
+            let name = v.display().trim().to_string();
+            if !name.is_empty() {
+                self.header_cells.push((c, name));
             }
         }
+        if r > self.header_row && Some(c) == self.out.key_col {
+            let k = v.display().trim().to_string();
+            self.key = (!k.is_empty()).then_some(k);
+            return Ok(());
+        }
+        if r != self.header_row || self.header_cells.last().map(|h| h.1.as_str()) != Some(KEY_HEADER) {
+            self.out.last_used_col = Some(self.out.last_used_col.map_or(c, |m| m.max(c)));
+        }
+        if r > self.header_row {
+            if let Some(&i) = self.field_of.get(&c) {
+                self.vals[i] = v;
+            }
+        }
+        Ok(())
     }
-    let types: Vec<Option<FieldType>> = out.headers.iter().map(|(_, h)| cfg.declared_type(h)).collect();
-    let mut keys: HashMap<String, u32> = HashMap::new();
-    let mut ids: BTreeMap<usize, HashMap<String, u32>> = BTreeMap::new();
-    for r in r0..=r1 {
-        let mut any = false;
-        for c in c0..=c1 {
-            let d = at(r, c);
-            if !matches!(d, Data::Empty) && !matches!(d, Data::String(s) if s.is_empty()) {
-                any = true;
-                if Some(c) != out.key_col {
-                    out.last_used_col = Some(out.last_used_col.map_or(c, |m| m.max(c)));
+
+    fn end_header(&mut self) -> Result<(), ConnectorError> {
+        self.header_done = true;
+        let (file, sheet, hr) = (self.file, self.out.name.clone(), self.header_row);
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        for (c, name) in std::mem::take(&mut self.header_cells) {
+            self.out.has_header = true;
+            if let Some(prev) = seen.insert(name.clone(), c) {
+                return Err(invalid(format!(
+                    "{file}, sheet {sheet:?}: header {name:?} appears twice (cells {} and {}); rename one of them",
+                    cell_ref(prev, hr),
+                    cell_ref(c, hr)
+                )));
+            }
+            if name == KEY_HEADER {
+                self.out.key_col = Some(c);
+            } else {
+                self.field_of.insert(c, self.out.headers.len());
+                self.out.headers.push((c, name));
+            }
+        }
+        if self.out.has_header {
+            let found: Vec<&str> = self.out.headers.iter().map(|(_, h)| h.as_str()).collect();
+            for col in self.cfg.columns.iter().chain(&self.cfg.id_columns) {
+                if !found.contains(&col.as_str()) {
+                    return Err(invalid(format!(
+                        "{file}, sheet {sheet:?}, row {}: the header has no column {col:?} (found: {}); rename the header back, or change sheets.{sheet}.columns in the settings",
+                        hr + 1,
+                        found.join(", ")
+                    )));
                 }
             }
         }
-        if any {
-            out.last_row = Some(r);
+        self.types = self.out.headers.iter().map(|(_, h)| self.cfg.declared_type(h)).collect();
+        Ok(())
+    }
+
+    fn end_row(&mut self) -> Result<(), ConnectorError> {
+        let Some(r) = self.row.take() else { return Ok(()) };
+        if r <= self.header_row || self.vals.iter().all(Value::is_null) {
+            // A row whose visible cells are all empty is blank, even with a key left behind.
+            return Ok(());
         }
-        if r <= header_row || !any {
-            continue;
-        }
+        let (file, sheet) = (self.file, self.out.name.as_str());
         let mut fields = Fields::new();
-        for (i, (c, h)) in out.headers.iter().enumerate() {
-            let mut v = cell_value(at(r, *c));
-            match (types[i], &v) {
+        for (i, v) in std::mem::take(&mut self.vals).into_iter().enumerate() {
+            let (c, h) = &self.out.headers[i];
+            let mut v = v;
+            match (self.types[i], &v) {
                 (Some(FieldType::Id), Value::Int(_) | Value::Float(_)) => v = Value::Text(v.display()),
                 (Some(FieldType::Date | FieldType::DateTime), Value::Int(_) | Value::Float(_)) => {
                     let serial = if let Value::Int(n) = v { n as f64 } else if let Value::Float(f) = v { f.0 } else { 0.0 };
-                    v = serial_to_value(serial, date1904).unwrap_or(v);
+                    v = serial_to_value(serial, self.date1904).unwrap_or(v);
                 }
                 _ => {}
             }
-            if let Some(ty) = types[i] {
+            if let Some(ty) = self.types[i] {
                 if !v.is_null() && !matches!(ty, FieldType::Text | FieldType::Id | FieldType::Enum | FieldType::List) {
                     if let Err(e) = canonicalize(&v, ty) {
                         return Err(invalid(format!(
@@ -287,8 +374,8 @@ fn sheet_from_range(
                     }
                 }
             }
-            if ty_is_id(types[i]) && !v.is_null() {
-                let m = ids.entry(i).or_default();
+            if ty_is_id(self.types[i]) && !v.is_null() {
+                let m = self.ids.entry(i).or_default();
                 if let Some(prev) = m.insert(v.display(), r) {
                     return Err(invalid(format!(
                         "{file}, sheet {sheet:?}, column {h:?}: id {:?} is in rows {} and {}; an id may appear once, so delete or fix one of the rows",
@@ -300,24 +387,28 @@ fn sheet_from_range(
             }
             fields.insert(h.clone(), v);
         }
-        let key = out.key_col.map(|c| cell_value(at(r, c)).display().trim().to_string()).filter(|k| !k.is_empty());
+        let key = self.key.take();
         if let Some(k) = &key {
-            if let Some(prev) = keys.insert(k.clone(), r) {
+            if let Some(prev) = self.keys.insert(k.clone(), r) {
                 return Err(invalid(format!(
                     "{file}, sheet {sheet:?}, column {KEY_HEADER:?}: rows {} and {} have the same row key {k:?} (a row was copied with its hidden key); clear the key cell {} of the copied row",
                     prev + 1,
                     r + 1,
-                    cell_ref(out.key_col.unwrap_or(0), r)
+                    cell_ref(self.out.key_col.unwrap_or(0), r)
                 )));
             }
         }
-        // A row whose visible cells are all empty is blank, even with a key left behind.
-        if fields.values().all(Value::is_null) {
-            continue;
-        }
-        out.rows.push(RowData { row: r, key, fields });
+        self.out.rows.push(RowData { row: r, key, fields });
+        Ok(())
     }
-    Ok(out)
+
+    fn finish(mut self) -> Result<SheetData, ConnectorError> {
+        self.end_row()?;
+        if !self.header_done {
+            self.end_header()?;
+        }
+        Ok(self.out)
+    }
 }
 
 fn ty_is_id(t: Option<FieldType>) -> bool {
