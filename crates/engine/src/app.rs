@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crosswalk_connectors::{BuildContext, KINDS};
 use crosswalk_core::config::{Config, ConnectionDef, KeyPath, Side};
-use crosswalk_core::connector::{Connector, Identity};
+use crosswalk_core::connector::{Connector, Identity, ObjectSchema};
 use crosswalk_core::planner::{ConflictKind, LinkSpec};
 use crosswalk_core::runner::{self, LinkRun, Progress, RunOptions, RunReport, RunStatus};
 use crosswalk_core::store::{ChangeRow, ConflictRow, ConflictStatus, RunRow, Store};
@@ -25,6 +25,9 @@ use crate::secrets;
 /// connector.
 pub const ENGINE_SETTINGS: &[&str] = &["secret_env", "webhook_port", "webhook_host", "webhook_secret_env"];
 
+/// How long a described schema is reused before asking the system again.
+pub const SCHEMA_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// One run per link at a time; triggers during a run coalesce into one follow-up run.
 #[derive(Default)]
 struct LinkGate {
@@ -39,6 +42,9 @@ pub struct App {
     config: Config,
     store: Arc<Store>,
     connections: Mutex<BTreeMap<String, Arc<dyn Connector>>>,
+    /// Described objects per connection, kept for [`SCHEMA_TTL`] so a run costs no
+    /// metadata requests when nothing changed.
+    schemas: Mutex<BTreeMap<String, (std::time::Instant, Vec<ObjectSchema>)>>,
     gates: BTreeMap<String, Arc<LinkGate>>,
     events: broadcast::Sender<AppEvent>,
 }
@@ -79,7 +85,7 @@ impl App {
         let store = Store::open(&paths.state_db(&config_path))?;
         let gates = cfg.links.keys().map(|k| (k.clone(), Arc::new(LinkGate::default()))).collect();
         let (events, _) = broadcast::channel(256);
-        Ok(App { paths, config_path, config: cfg, store: Arc::new(store), connections: Mutex::new(BTreeMap::new()), gates, events })
+        Ok(App { paths, config_path, config: cfg, store: Arc::new(store), connections: Mutex::new(BTreeMap::new()), schemas: Mutex::new(BTreeMap::new()), gates, events })
     }
 
     /// All config checks that need no network: keys, kinds, connection settings.
@@ -168,6 +174,22 @@ impl App {
         Ok(c.health().await?)
     }
 
+    /// The objects of a connection (cached for [`SCHEMA_TTL`]).
+    pub async fn describe(&self, connection: &str) -> Result<Vec<ObjectSchema>, AppError> {
+        if let Some((at, objs)) = self.schemas.lock().unwrap_or_else(|e| e.into_inner()).get(connection) {
+            if at.elapsed() < SCHEMA_TTL {
+                return Ok(objs.clone());
+            }
+        }
+        let objs = self.connection(connection)?.describe().await?;
+        if self.def(connection)?.kind == "workbook" {
+            // A workbook is cheap to read and changes under the user's hands.
+            return Ok(objs);
+        }
+        self.schemas.lock().unwrap_or_else(|e| e.into_inner()).insert(connection.to_string(), (std::time::Instant::now(), objs.clone()));
+        Ok(objs)
+    }
+
     /// Describes both objects of a link and checks every mapped field exists there.
     pub async fn prepare(&self, link: &str) -> Result<LinkSpec, AppError> {
         let def = self.config.links.get(link).ok_or_else(|| {
@@ -176,7 +198,7 @@ impl App {
         let mut schemas = Vec::new();
         for side in [Side::Left, Side::Right] {
             let ep = def.endpoint(side);
-            let objects = self.connection(&ep.connection)?.describe().await?;
+            let objects = self.describe(&ep.connection).await?;
             let Some(obj) = objects.into_iter().find(|o| o.name == ep.object) else {
                 return Err(AppError::bad_config(self.config.error_at(&KeyPath::link(link).key(side.as_str()).key("object"), format!(
                     "connection {} has no object {:?}", ep.connection, ep.object)).to_string()));
