@@ -7,5 +7,9 @@
 //! user, read back, request counters, fault switches).
 
 pub mod twenty;
+pub mod webhook_receiver;
+pub mod wefact;
 
 pub use twenty::{SeedIds, SimCounters, SimFault, TwentySim, TwentySimHandle, TwentySimOptions};
+pub use webhook_receiver::{verify_hex_signature, Received, ReceiverFault, WebhookReceiver, WebhookReceiverHandle, WebhookReceiverOptions};
+pub use wefact::{WeFactCounters, WeFactSim, WeFactSimHandle, WeFactSimOptions};

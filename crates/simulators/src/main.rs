@@ -4,6 +4,9 @@
 //! ```text
 //! crosswalk-sim twenty --port 3000 --api-key KEY --records 200
 //! crosswalk-sim for twenty-excel --env-out sim.env --records 200
+//! crosswalk-sim wefact --port 3100 --api-key KEY --records 300
+//! crosswalk-sim webhook --port 3200
+//! crosswalk-sim for wefact-webhook --env-out sim.env --records 300
 //! ```
 
 use std::path::PathBuf;
@@ -12,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use crosswalk_simulators::{TwentySim, TwentySimHandle, TwentySimOptions};
+use crosswalk_simulators::{WeFactSim, WeFactSimOptions, WebhookReceiver, WebhookReceiverOptions};
 
 #[derive(Parser)]
 #[command(name = "crosswalk-sim", version, about = "Local simulators of the systems Crosswalk syncs, for trying it without an account")]
@@ -24,6 +28,10 @@ struct Cli {
 enum Command {
     /// A Twenty CRM workspace (REST API at http://127.0.0.1:PORT/rest/...).
     Twenty(TwentyArgs),
+    /// A WeFact account (API v2: POST http://127.0.0.1:PORT/v2/ with api_key, controller, action).
+    Wefact(WeFactArgs),
+    /// A webhook receiver (like a Zapier catch hook) that records what it gets.
+    Webhook(WebhookArgs),
     /// Every simulator a preset needs, with sample data; writes the preset's .env file.
     For(ForArgs),
 }
@@ -53,9 +61,41 @@ struct TwentyArgs {
     webhook_secret: String,
 }
 
+#[derive(Args, Clone)]
+struct WeFactArgs {
+    /// Port on 127.0.0.1 (0 = any free port; the address is printed).
+    #[arg(long, default_value_t = 3100)]
+    port: u16,
+    /// The API key the simulator accepts (send it as the `api_key` form field).
+    #[arg(long, default_value = "wefact-sim-key")]
+    api_key: String,
+    /// Sample debtors to create; about twice as many invoices are created with them.
+    #[arg(long, default_value_t = 100)]
+    records: usize,
+}
+
+#[derive(Args, Clone)]
+struct WebhookArgs {
+    /// Port on 127.0.0.1 (0 = any free port; the address is printed).
+    #[arg(long, default_value_t = 3200)]
+    port: u16,
+}
+
+async fn start_wefact(a: &WeFactArgs) -> anyhow::Result<crosswalk_simulators::WeFactSimHandle> {
+    let sim = WeFactSim::try_spawn(WeFactSimOptions { port: a.port, api_key: a.api_key.clone(), ..WeFactSimOptions::default() })
+        .await
+        .with_context(|| format!("while starting the WeFact simulator on port {}", a.port))?;
+    sim.seed(a.records, a.records * 2);
+    Ok(sim)
+}
+
+async fn start_webhook(a: &WebhookArgs) -> anyhow::Result<crosswalk_simulators::WebhookReceiverHandle> {
+    WebhookReceiver::try_spawn(WebhookReceiverOptions { port: a.port, ..WebhookReceiverOptions::default() }).await.with_context(|| format!("while starting the webhook receiver on port {}", a.port))
+}
+
 #[derive(Args)]
 struct ForArgs {
-    /// The preset: twenty-excel.
+    /// The preset: twenty-excel, wefact-webhook.
     preset: String,
     /// Where to write the preset's .env (TWENTY_API_URL, TWENTY_API_KEY, ...).
     #[arg(long)]
@@ -86,6 +126,8 @@ async fn start_twenty(a: &TwentyArgs) -> anyhow::Result<TwentySimHandle> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Handles of simulators other than Twenty's: kept alive until Ctrl-C.
+    let mut _others: Vec<Box<dyn std::any::Any>> = vec![];
     let _sims: Vec<TwentySimHandle> = match cli.command {
         Command::Twenty(a) => {
             let sim = start_twenty(&a).await?;
@@ -93,7 +135,36 @@ async fn main() -> anyhow::Result<()> {
             println!("Try: curl -H 'Authorization: Bearer {}' '{}/rest/companies?limit=2'", sim.api_key, sim.base_url);
             vec![sim]
         }
+        Command::Wefact(a) => {
+            let sim = start_wefact(&a).await?;
+            println!("WeFact simulator at {} (API key {:?}); {} debtors, {} invoices", sim.url, sim.api_key, sim.count("debtor"), sim.count("invoice"));
+            println!("Try: curl -d api_key={} -d controller=debtor -d action=list -d limit=2 {}", sim.api_key, sim.url);
+            _others.push(Box::new(sim));
+            vec![]
+        }
+        Command::Webhook(a) => {
+            let r = start_webhook(&a).await?;
+            println!("Webhook receiver at {}; POST to any path, e.g. {}", r.base_url, r.url("debtors"));
+            _others.push(Box::new(r));
+            vec![]
+        }
         Command::For(f) => match f.preset.as_str() {
+            "wefact-webhook" => {
+                let sim = start_wefact(&WeFactArgs { port: 0, api_key: "wefact-sim-key".into(), records: f.records }).await?;
+                let r = start_webhook(&WebhookArgs { port: 0 }).await?;
+                let env = format!(
+                    "WEFACT_API_URL={}\nWEFACT_API_KEY={}\nDEBTORS_WEBHOOK_URL={}\nINVOICES_WEBHOOK_URL={}\nSYNC_INTERVAL=300\n",
+                    sim.url,
+                    sim.api_key,
+                    r.url("debtors"),
+                    r.url("invoices")
+                );
+                std::fs::write(&f.env_out, env).with_context(|| format!("while writing {}", f.env_out.display()))?;
+                println!("WeFact simulator at {}, webhook receiver at {}; wrote {}", sim.url, r.base_url, f.env_out.display());
+                _others.push(Box::new(sim));
+                _others.push(Box::new(r));
+                vec![]
+            }
             "twenty-excel" => {
                 let a = TwentyArgs { port: 0, api_key: "twenty-sim-key".into(), records: f.records, rate_per_minute: 100, rate_per_second: 100, webhook_url: None, webhook_secret: String::new() };
                 let sim = start_twenty(&a).await?;
@@ -102,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("Twenty simulator at {}; wrote {}", sim.base_url, f.env_out.display());
                 vec![sim]
             }
-            other => anyhow::bail!("no simulators for preset {other:?} yet; known: twenty-excel"),
+            other => anyhow::bail!("no simulators for preset {other:?} yet; known: twenty-excel, wefact-webhook"),
         },
     };
     println!("Serving until Ctrl-C.");
