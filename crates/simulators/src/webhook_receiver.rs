@@ -134,21 +134,21 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body
         }
         (fault, inner.latency)
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let (status, accepted, retry_after) = match &fault {
-        None => (200, true, None),
-        Some(ReceiverFault::Status(c)) => (*c, false, None),
-        Some(ReceiverFault::TooMany { retry_after_secs }) => (429, false, Some(*retry_after_secs)),
-        Some(ReceiverFault::Hang(d)) => {
-            tokio::time::sleep(*d).await;
-            (200, true, None)
-        }
-        Some(ReceiverFault::ProcessThenFail) => (500, true, None),
+    let (status, accepted, retry_after, hang) = match &fault {
+        None => (200, true, None, Duration::ZERO),
+        Some(ReceiverFault::Status(c)) => (*c, false, None, Duration::ZERO),
+        Some(ReceiverFault::TooMany { retry_after_secs }) => (429, false, Some(*retry_after_secs), Duration::ZERO),
+        Some(ReceiverFault::Hang(d)) => (200, true, None, *d),
+        Some(ReceiverFault::ProcessThenFail) => (500, true, None, Duration::ZERO),
     };
+    // Recorded on arrival: a client that gives up waiting does not undo what a slow
+    // receiver already got.
     let hs: BTreeMap<String, String> = headers.iter().map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_string())).collect();
     lock(&s.inner).received.push(Received { path: uri.path().to_string(), headers: hs, body: body.to_vec(), at, status, accepted });
+    let wait = latency + hang;
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
     let body = if (200..300).contains(&status) {
         serde_json::json!({"status": "success", "attempt": uuid::Uuid::new_v4().to_string(), "id": uuid::Uuid::new_v4().to_string(), "request_id": uuid::Uuid::new_v4().to_string()})
     } else {

@@ -47,7 +47,11 @@ impl WeFactClient {
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| ConnectorError::Other(format!("could not set up the HTTP client: {e}")))?;
-        let limit = RateLimit::new(config.requests_per_minute, config.rate_period);
+        // Strict: a burst of `b` plus a steady `n - b` per period never puts more than `n`
+        // requests in any window of one period.
+        let n = config.requests_per_minute;
+        let burst = (n / 10).clamp(1, 10);
+        let limit = RateLimit { requests: n.saturating_sub(burst).max(1), per: config.rate_period, burst };
         let retry = RetryPolicy { max_attempts: config.max_attempts, ..RetryPolicy::default() };
         Ok(WeFactClient { http, api_key, limiter: RateLimiter::new(limit), retry, config })
     }
