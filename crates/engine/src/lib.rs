@@ -4,11 +4,13 @@
 //! this crate.
 
 pub mod app;
+pub mod control;
 pub mod error;
 pub mod events;
 pub mod paths;
 pub mod presets;
 pub mod secrets;
+pub mod setup;
 pub mod watch;
 pub mod webhooks;
 

@@ -1,0 +1,249 @@
+//! Setting up from a front end: connections (add, test, sign in/out, remove) and links
+//! from a preset, written into the config file. The desktop's Connections and Syncs
+//! screens call these; the CLI's `init`/`login` do the same by hand.
+//!
+//! Invariants: the config is edited with `toml_edit` so a user's comments and layout
+//! survive; a change is validated as a whole config before it is written, and written to a
+//! temp file then renamed; secrets go only to the keyring.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crosswalk_connectors::BuildContext;
+use crosswalk_core::config::{Config, ConnectionDef};
+use crosswalk_core::connector::Identity;
+use crosswalk_core::Secret;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, ErrorCode};
+use crate::presets::{self, Values};
+use crate::{secrets, App};
+
+/// A connection as the Connections screen lists it (never its secret).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    pub name: String,
+    pub kind: String,
+    /// The URL or workbook path, for display.
+    pub location: Option<String>,
+    /// Whether a secret is stored (keyring or environment) for a kind that needs one.
+    pub signed_in: bool,
+    pub needs_secret: bool,
+}
+
+/// The connections in the config at `config_path` (none when it does not exist yet).
+pub fn list_connections(config_path: &Path) -> Result<Vec<ConnectionInfo>, AppError> {
+    if !config_path.exists() {
+        return Ok(vec![]);
+    }
+    let cfg = Config::load(config_path)?;
+    Ok(cfg
+        .connections
+        .iter()
+        .map(|(name, def)| {
+            let env = def.settings.get("secret_env").and_then(|v| v.as_str());
+            let location = ["url", "path"].iter().find_map(|k| def.settings.get(*k).and_then(|v| v.as_str()).map(str::to_string));
+            ConnectionInfo {
+                name: name.clone(),
+                kind: def.kind.clone(),
+                location,
+                signed_in: secrets::get(name, env).is_some(),
+                needs_secret: crosswalk_connectors::needs_secret(&def.kind),
+            }
+        })
+        .collect())
+}
+
+/// Checks settings and a secret that are not saved yet: builds the connector and runs its
+/// health check ("Test connection" before "Save").
+pub async fn test_connection(config_path: &Path, name: &str, kind: &str, settings: &BTreeMap<String, String>, secret: Option<Secret>) -> Result<Identity, AppError> {
+    let def = connection_def(kind, settings)?;
+    let base_dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let secret = secret.or_else(|| secrets::get(name, None).map(|(s, _)| s));
+    let ctx = BuildContext { base_dir, data_dir: std::env::temp_dir(), secret };
+    let conn = crosswalk_connectors::build(name, &def, &ctx)
+        .map_err(|e| AppError::new(ErrorCode::BadInput, format!("{kind} connection {name}: {}: {}", e.key, e.message)))?;
+    Ok(conn.health().await?)
+}
+
+fn connection_def(kind: &str, settings: &BTreeMap<String, String>) -> Result<ConnectionDef, AppError> {
+    if !crosswalk_connectors::KINDS.contains(&kind) {
+        return Err(AppError::new(ErrorCode::BadInput, format!("{kind:?} is not a kind of connection this build knows; kinds: {}", crosswalk_connectors::KINDS.join(", "))));
+    }
+    let mut table = toml::Table::new();
+    for (k, v) in settings.iter().filter(|(_, v)| !v.trim().is_empty()) {
+        table.insert(k.clone(), toml::Value::String(v.trim().to_string()));
+    }
+    Ok(ConnectionDef { kind: kind.to_string(), settings: table })
+}
+
+/// Adds or updates `[connections.NAME]` (kind + the given settings; other keys already
+/// there are kept), then stores `secret` in the keyring when one is given.
+pub fn save_connection(config_path: &Path, name: &str, kind: &str, settings: &BTreeMap<String, String>, secret: Option<&Secret>) -> Result<(), AppError> {
+    valid_name(name)?;
+    connection_def(kind, settings)?;
+    let mut doc = read_doc(config_path)?;
+    let conns = table_mut(&mut doc, "connections");
+    if !conns.contains_key(name) {
+        conns.insert(name, toml_edit::Item::Table(toml_edit::Table::new()));
+    }
+    let t = conns[name].as_table_mut().ok_or_else(|| AppError::bad_config(format!("connections.{name} in {} is not a table", config_path.display())))?;
+    t["kind"] = toml_edit::value(kind);
+    for (k, v) in settings {
+        if v.trim().is_empty() {
+            t.remove(k);
+        } else {
+            t[k.as_str()] = toml_edit::value(v.trim());
+        }
+    }
+    write_doc(config_path, &doc)?;
+    if let Some(s) = secret {
+        crate::login(name, s)?;
+    }
+    Ok(())
+}
+
+/// Removes a connection no link uses, and its secret.
+pub fn remove_connection(config_path: &Path, name: &str) -> Result<(), AppError> {
+    let cfg = Config::load(config_path)?;
+    let users: Vec<&String> = cfg.links.iter().filter(|(_, l)| l.left.connection == name || l.right.connection == name).map(|(k, _)| k).collect();
+    if !users.is_empty() {
+        return Err(AppError::new(ErrorCode::BadInput, format!("connection {name} is used by {}; remove those syncs first", users.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
+    }
+    let mut doc = read_doc(config_path)?;
+    table_mut(&mut doc, "connections").remove(name);
+    write_doc(config_path, &doc)?;
+    crate::logout(name)
+}
+
+/// What [`create_from_preset`] did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PresetCreated {
+    pub links: Vec<String>,
+    /// Connections whose secret the preset stored in the keyring.
+    pub secrets_saved: Vec<String>,
+    /// Connections still needing a sign-in.
+    pub secrets_missing: Vec<String>,
+}
+
+/// Adds a preset's connections and links to the config (creating it when missing).
+/// Connections already in the config are kept as they are (so a signed-in `crm` stays);
+/// links of the same name are replaced only when `replace` is set.
+pub fn create_from_preset(config_path: &Path, preset: &str, values: &Values, replace: bool) -> Result<PresetCreated, AppError> {
+    let plan = presets::init(preset, config_path, values)?;
+    let new: toml_edit::DocumentMut = plan.config_text.parse().map_err(|e| AppError::new(ErrorCode::Internal, format!("preset {preset} wrote a config that does not parse: {e}")))?;
+    let mut doc = read_doc(config_path)?;
+    let mut links = vec![];
+    for section in ["connections", "links"] {
+        let Some(src) = new.get(section).and_then(|i| i.as_table()) else { continue };
+        let dst = table_mut(&mut doc, section);
+        for (k, v) in src.iter() {
+            let exists = dst.contains_key(k);
+            if section == "links" {
+                if exists && !replace {
+                    return Err(AppError::new(ErrorCode::BadInput, format!("a sync named {k} already exists in {}; remove it or choose replace", config_path.display())));
+                }
+                links.push(k.to_string());
+            } else if exists {
+                continue;
+            }
+            dst.insert(k, v.clone());
+        }
+    }
+    write_doc(config_path, &doc)?;
+    let (mut secrets_saved, mut secrets_missing) = (vec![], vec![]);
+    for need in plan.secrets {
+        match need.value {
+            Some(s) => {
+                crate::login(&need.connection, &s)?;
+                secrets_saved.push(need.connection);
+            }
+            None if secrets::get(&need.connection, None).is_none() => secrets_missing.push(need.connection),
+            None => {}
+        }
+    }
+    Ok(PresetCreated { links, secrets_saved, secrets_missing })
+}
+
+/// Removes a link from the config (its history stays in the state database).
+pub fn remove_link(config_path: &Path, link: &str) -> Result<(), AppError> {
+    let mut doc = read_doc(config_path)?;
+    if table_mut(&mut doc, "links").remove(link).is_none() {
+        return Err(AppError::new(ErrorCode::NotFound, format!("there is no sync named {link} in {}", config_path.display())));
+    }
+    write_doc(config_path, &doc)
+}
+
+fn valid_name(name: &str) -> Result<(), AppError> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(AppError::new(ErrorCode::BadInput, format!("connection name {name:?}: use letters, digits, - and _ only")));
+    }
+    Ok(())
+}
+
+fn read_doc(path: &Path) -> Result<toml_edit::DocumentMut, AppError> {
+    if !path.exists() {
+        return Ok(toml_edit::DocumentMut::new());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| AppError::new(ErrorCode::Internal, format!("cannot read {}: {e}", path.display())))?;
+    text.parse().map_err(|e| AppError::bad_config(format!("{} is not valid TOML: {e}", path.display())))
+}
+
+fn table_mut<'a>(doc: &'a mut toml_edit::DocumentMut, key: &str) -> &'a mut toml_edit::Table {
+    if !doc.contains_table(key) {
+        let mut t = toml_edit::Table::new();
+        t.set_implicit(true);
+        doc.insert(key, toml_edit::Item::Table(t));
+    }
+    doc[key].as_table_mut().expect("just made a table")
+}
+
+/// Validates the whole new config, then writes it atomically next to the old one.
+fn write_doc(path: &Path, doc: &toml_edit::DocumentMut) -> Result<(), AppError> {
+    let text = doc.to_string();
+    let cfg = Config::parse(path, &text)?;
+    App::validate(&cfg)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&dir).map_err(|e| AppError::new(ErrorCode::Internal, format!("cannot create {}: {e}", dir.display())))?;
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("crosswalk.toml")));
+    std::fs::write(&tmp, text).map_err(|e| AppError::new(ErrorCode::Internal, format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| AppError::new(ErrorCode::Internal, format!("cannot replace {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn preset_keeps_an_existing_connection_and_writes_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("crosswalk.toml");
+        save_connection(&cfg, "crm", "twenty", &settings(&[("url", "http://127.0.0.1:9")]), None).unwrap();
+        let mut values = Values::default();
+        values.flags.insert("TWENTY_API_URL".into(), "http://127.0.0.1:9".into());
+        values.flags.insert("EXCEL_FILE_PATH".into(), dir.path().join("crm.xlsx").display().to_string());
+        let made = create_from_preset(&cfg, "twenty-excel", &values, false).unwrap();
+        assert_eq!(made.links, vec!["companies", "people"], "the preset adds both of its links");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        assert!(text.contains("[links.companies]") && text.contains("[connections.workbook]"), "the preset's tables are merged in: {text}");
+        assert!(create_from_preset(&cfg, "twenty-excel", &values, false).is_err(), "a second create must not silently replace the links");
+        assert!(create_from_preset(&cfg, "twenty-excel", &values, true).is_ok(), "replace is explicit");
+        remove_link(&cfg, "people").unwrap();
+        assert!(!std::fs::read_to_string(&cfg).unwrap().contains("[links.people]"), "remove_link removes the table");
+        assert!(remove_connection(&cfg, "crm").is_err(), "a connection in use must not be removed");
+    }
+
+    #[test]
+    fn a_bad_connection_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("crosswalk.toml");
+        let e = save_connection(&cfg, "x y", "twenty", &settings(&[]), None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadInput, "names with spaces are refused: {e}");
+        assert!(save_connection(&cfg, "crm", "nosuchkind", &settings(&[]), None).is_err(), "unknown kinds are refused");
+        assert!(!cfg.exists(), "nothing is written when the change is refused");
+    }
+}

@@ -1,0 +1,206 @@
+// End-to-end: the real Crosswalk window (tauri-driver + WebKitWebDriver, under Xvfb and a
+// D-Bus session with an unlocked gnome-keyring) against the Twenty simulator.
+//
+// APP_BIN, SIM_BIN: the debug binaries. ARTIFACTS: where screenshots and logs go.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Session, sleep } from "./webdriver.mjs";
+
+const APP_BIN = process.env.APP_BIN;
+const SIM_BIN = process.env.SIM_BIN;
+const ARTIFACTS = process.env.ARTIFACTS ?? path.resolve("target/e2e-artifacts");
+const DRIVER = "http://127.0.0.1:4444";
+const SECRET = `e2e-secret-${process.pid}-${Date.now()}`;
+const SIM_PORT = 39000 + (process.pid % 900);
+const SIM = `http://127.0.0.1:${SIM_PORT}`;
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "crosswalk-e2e-"));
+const workbook = path.join(home, "crm.xlsx");
+const children = [];
+let s;
+
+function start(cmd, args, env, log) {
+  const out = fs.openSync(path.join(ARTIFACTS, log), "w");
+  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", out, out] });
+  children.push(p);
+  return p;
+}
+
+async function waitHttp(url, ms = 20000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+const api = async (method, p, body) => {
+  const r = await fetch(`${SIM}/rest/${p}`, { method, headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+  return r.json();
+};
+
+async function shot(name) {
+  // The root window via Debian imagemagick (WebDriver screenshots can be stale on a first paint).
+  try {
+    execFileSync("/usr/bin/import", ["-window", "root", path.join(ARTIFACTS, `${name}.png`)]);
+  } catch {
+    fs.writeFileSync(path.join(ARTIFACTS, `${name}.png`), await s.screenshot());
+  }
+}
+
+function editWorkbook(sheet, id, column, value) {
+  execFileSync("python3", [path.join(import.meta.dirname, "edit_workbook.py"), workbook, sheet, id, column, value]);
+}
+
+function filesUnder(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath ?? d.path, d.name));
+}
+
+before(async () => {
+  assert.ok(APP_BIN && SIM_BIN, "APP_BIN and SIM_BIN must point at the built binaries");
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  start(SIM_BIN, ["twenty", "--port", String(SIM_PORT), "--api-key", SECRET, "--records", "5"], {}, "sim.log");
+  // The app inherits this environment from tauri-driver → WebKitWebDriver.
+  start("tauri-driver", [], { CROSSWALK_HOME: home, RUST_LOG: "info" }, "tauri-driver.log");
+  await waitHttp(`${SIM}/rest/companies`);
+  await waitHttp("http://127.0.0.1:4445/status");
+  const t0 = Date.now();
+  s = await Session.start(DRIVER, APP_BIN);
+  await s.waitText("#nav-connections", /Connections/);
+  console.log(`# window with UI after ${Date.now() - t0} ms`);
+});
+
+after(async () => {
+  if (s) await s.end();
+  for (const c of children) c.kill("SIGTERM");
+  await sleep(300);
+  try {
+    fs.cpSync(path.join(home, "data", "logs"), path.join(ARTIFACTS, "app-logs"), { recursive: true });
+  } catch {
+    /* no logs */
+  }
+});
+
+test("sign in to Twenty: test connection shows who, the key goes to the keyring", async () => {
+  await s.click("#nav-connections");
+  await s.type("#conn-url", SIM);
+  await s.type("#conn-secret", "wrong-key");
+  await s.click("#conn-test");
+  await s.waitText("#error", /./);
+  await s.type("#conn-secret", SECRET);
+  await s.click("#conn-test");
+  const who = await s.waitText("#conn-result", /^Signed in as .+/);
+  assert.match(who, /Signed in as/, "Test connection names the account");
+  await s.click("#conn-save");
+  await s.waitText('#conn-list tr[data-name="crm"]', /Yes/);
+  const items = execFileSync("secret-tool", ["search", "--all", "service", "crosswalk"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  assert.match(items, /crm/, "the secret is an item in the Secret Service keyring (service crosswalk, account crm)");
+  await shot("01-connections");
+});
+
+test("create a twenty-excel sync, preview it, sync now and see the counts", async () => {
+  await s.click("#nav-syncs");
+  await s.type("#sync-workbook", workbook);
+  await s.select("#sync-conflict", "ask");
+  await s.click("#sync-create");
+  await s.waitText('#sync-list tr[data-link="companies"]', /companies/);
+  await s.click("#preview-companies");
+  const preview = await s.waitText('#sync-output .card[data-link="companies"]', /dry_run/);
+  assert.match(preview, /would create 0 \/ 5/, "the preview plans 5 new workbook rows and writes nothing");
+  assert.ok(!fs.existsSync(workbook), "a preview writes no workbook");
+  await s.click("#sync-companies");
+  const done = await s.waitText('#sync-output .card[data-link="companies"]', /companies: ok/, 30000);
+  assert.match(done, /created 0 \/ 5/, "five companies reached the workbook");
+  assert.ok(fs.existsSync(workbook), "the workbook was created");
+  await s.click("#sync-people");
+  await s.waitText('#sync-output .card[data-link="people"]', /people: ok/, 30000);
+  await shot("02-syncs");
+});
+
+test("saving the workbook syncs by itself within 3 s", async () => {
+  const companies = (await api("GET", "companies?limit=10")).data.companies;
+  const target = companies[0];
+  const t0 = Date.now();
+  editWorkbook("Companies", target.id, "name", "Saved In Excel Ltd");
+  let name = "";
+  while (Date.now() - t0 < 3000) {
+    name = (await api("GET", `companies/${target.id}`)).data.company.name;
+    if (name === "Saved In Excel Ltd") break;
+    await sleep(100);
+  }
+  console.log(`# workbook save reached the CRM after ${Date.now() - t0} ms`);
+  assert.equal(name, "Saved In Excel Ltd", "an edit saved in the workbook reaches the CRM within 3 s, with no click");
+});
+
+test("a conflicting edit raises a notification; resolve it in the Conflicts screen", async () => {
+  const target = (await api("GET", "companies?limit=10")).data.companies[1];
+  await api("PATCH", `companies/${target.id}`, { name: "Changed In CRM" });
+  editWorkbook("Companies", target.id, "name", "Changed In Workbook");
+  await s.click("#nav-conflicts");
+  const t0 = Date.now();
+  let row = "";
+  while (Date.now() - t0 < 15000) {
+    try {
+      row = await s.waitText("#conflict-list tbody tr", /Changed In/, 1000);
+      break;
+    } catch {
+      await s.click("#nav-conflicts");
+    }
+  }
+  assert.match(row, /Changed In CRM/, "left (CRM) value is shown");
+  assert.match(row, /Changed In Workbook/, "right (workbook) value is shown beside it");
+  await shot("03-conflicts");
+  const logs = filesUnder(path.join(home, "data", "logs")).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+  assert.match(logs, /Notification shown.*conflict/, "a notification was raised for the new conflict");
+  await s.click("#conflict-list tbody tr button[id^=take-left-]");
+  await s.waitText("#status", /Resolved 1/);
+  const end = Date.now() + 15000;
+  let wbName = "";
+  while (Date.now() < end) {
+    wbName = execFileSync("python3", [path.join(import.meta.dirname, "edit_workbook.py"), workbook, "Companies", target.id, "name"], { encoding: "utf8" }).trim();
+    if (wbName === "Changed In CRM") break;
+    await sleep(250);
+  }
+  assert.equal(wbName, "Changed In CRM", "taking left writes the CRM value into the workbook");
+  await s.click("#nav-conflicts");
+  await s.waitText("#no-conflicts", /No conflicts/);
+});
+
+test("activity lists the runs with counts and each record's before → after", async () => {
+  await s.click("#nav-activity");
+  await s.waitText("#run-list", /companies/);
+  await s.click("#run-list tbody tr:last-child button");
+  const changes = await s.waitText("#run-changes", /change/);
+  assert.match(changes, /create/, "the first run's created records are listed");
+  await shot("04-activity");
+  await s.click("#nav-settings");
+  await s.waitText("#h-set", /Settings/);
+  await shot("05-settings");
+});
+
+test("the secret is nowhere in the config, the state database or the logs; sign out deletes it", async () => {
+  await sleep(300);
+  const files = filesUnder(home);
+  assert.ok(files.some((f) => f.endsWith(".db")) && files.some((f) => f.endsWith(".toml")) && files.some((f) => f.includes("logs")), `config, database and logs exist: ${files.join(", ")}`);
+  for (const f of files) {
+    assert.ok(!fs.readFileSync(f).includes(Buffer.from(SECRET)), `${f} must not contain the API key`);
+  }
+  await s.click("#nav-connections");
+  await s.click('#conn-list tr[data-name="crm"] button[aria-label^="Sign out"]');
+  await s.waitText('#conn-list tr[data-name="crm"]', /No/);
+  let left = "";
+  try {
+    left = execFileSync("secret-tool", ["search", "--all", "service", "crosswalk"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch {
+    left = "";
+  }
+  assert.doesNotMatch(left, /crm/, "signing out deleted the keyring item");
+});

@@ -1,0 +1,537 @@
+// Crosswalk's window: five screens over the shell's typed commands (bindings.ts, generated
+// from Rust). No network access here; every action is a command, every update an event.
+import "./style.css";
+import {
+  commands,
+  events,
+  type ChangeView,
+  type ConflictView,
+  type ConnectionView,
+  type EngineEvent,
+  type Overview,
+  type RunOutcome,
+  type RunView,
+  type TakeView,
+  type UiError,
+} from "./bindings";
+
+type Screen = "connections" | "syncs" | "activity" | "conflicts" | "settings";
+type Res<T> = { status: "ok"; data: T } | { status: "error"; error: UiError };
+
+let screen: Screen = "connections";
+let overview: Overview | null = null;
+const progress = new Map<string, string>();
+
+// ---------- tiny DOM helpers ----------
+type Attrs = Record<string, string | boolean | number | ((e: Event) => void) | undefined>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, String(v));
+  }
+  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
+  return el;
+}
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const field = (label: string, input: HTMLElement, hint?: string) =>
+  h("label", { class: "field" }, h("span", {}, label), input, hint ? h("small", { class: "muted" }, hint) : null);
+
+function say(msg: string) {
+  const s = $("status");
+  s.textContent = msg;
+  s.hidden = !msg;
+  $("error").hidden = true;
+}
+function fail(e: UiError) {
+  const el = $("error");
+  el.textContent = `${e.message}`;
+  el.dataset.code = e.code;
+  el.hidden = false;
+}
+async function call<T>(p: Promise<Res<T>>, busy?: HTMLButtonElement): Promise<T | undefined> {
+  if (busy) busy.disabled = true;
+  try {
+    const r = await p;
+    if (r.status === "ok") return r.data;
+    fail(r.error);
+    return undefined;
+  } catch (e) {
+    fail({ code: "internal", message: String(e) });
+    return undefined;
+  } finally {
+    if (busy) busy.disabled = false;
+  }
+}
+const side = (pair: number[] | undefined) => (pair ? `${pair[0]} / ${pair[1]}` : "");
+const when = (t: string | null | undefined) => (t ? new Date(t).toLocaleString() : "—");
+
+// ---------- navigation ----------
+function go(s: Screen) {
+  screen = s;
+  for (const b of document.querySelectorAll<HTMLButtonElement>("nav button")) {
+    if (b.dataset.screen === s) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
+  $("error").hidden = true;
+  void render();
+}
+
+async function refreshOverview() {
+  const ov = await call(commands.overview());
+  if (!ov) return;
+  overview = ov;
+  $("header-status").textContent = ov.tooltip;
+  const badge = $("conflict-badge");
+  badge.textContent = String(ov.open_conflicts);
+  badge.hidden = ov.open_conflicts === 0;
+  badge.setAttribute("aria-label", `${ov.open_conflicts} open`);
+}
+
+async function render() {
+  const root = $("screen");
+  const view = await { connections, syncs, activity, conflicts, settings }[screen]();
+  root.replaceChildren(view);
+}
+
+// ---------- Connections ----------
+const KINDS: Record<string, { label: string; fields: [string, string, string][]; secret?: string; ready: boolean }> = {
+  twenty: { label: "Twenty CRM", fields: [["url", "Workspace URL", "https://acme.twenty.com"]], secret: "API key", ready: true },
+  wefact: { label: "WeFact", fields: [["url", "API URL", "https://api.mijnwefact.nl/v2/"]], secret: "API key", ready: true },
+  webhook: { label: "Webhook (Zapier…)", fields: [["url", "Webhook URL", "https://hooks.zapier.com/…"]], secret: "Signing secret (optional)", ready: true },
+  frappe: { label: "Frappe / ERPNext", fields: [["url", "Site URL", "https://erp.example.com"], ["api_key", "API key", ""]], secret: "API secret", ready: false },
+  payamgostar: { label: "Payamgostar", fields: [["url", "URL", ""], ["username", "Username", ""]], secret: "Password", ready: false },
+  siagh: { label: "Siagh", fields: [["url", "URL", ""], ["username", "Username", ""]], secret: "Password", ready: false },
+};
+
+async function connections(): Promise<HTMLElement> {
+  const list = (await call(commands.listConnections())) ?? [];
+  const kind = h("select", { id: "conn-kind" }) as HTMLSelectElement;
+  for (const [k, v] of Object.entries(KINDS)) kind.append(h("option", { value: k, disabled: !v.ready }, v.ready ? v.label : `${v.label} (coming soon)`));
+  const name = h("input", { id: "conn-name", value: "crm", required: true, autocomplete: "off" }) as HTMLInputElement;
+  const fieldsBox = h("div", {});
+  const secret = h("input", { id: "conn-secret", type: "password", autocomplete: "off" }) as HTMLInputElement;
+  const secretLabel = h("span", {}, "API key");
+  const result = h("p", { id: "conn-result", "aria-live": "polite" });
+  const drawFields = () => {
+    const k = KINDS[kind.value];
+    fieldsBox.replaceChildren(
+      ...k.fields.map(([key, label, ph]) => field(label, h("input", { id: `conn-${key}`, "data-key": key, placeholder: ph, autocomplete: "off" }))),
+    );
+    secretLabel.textContent = k.secret ?? "Secret";
+  };
+  kind.addEventListener("change", drawFields);
+  drawFields();
+  const form = () => ({
+    name: name.value.trim(),
+    kind: kind.value,
+    settings: Object.fromEntries([...fieldsBox.querySelectorAll<HTMLInputElement>("input")].map((i) => [i.dataset.key!, i.value.trim()])),
+    secret: secret.value || null,
+  });
+  const test = h("button", { id: "conn-test", type: "button" }, "Test connection") as HTMLButtonElement;
+  test.onclick = async () => {
+    result.textContent = "Checking…";
+    const who = await call(commands.testConnection(form()), test);
+    result.textContent = who ? `Signed in as ${who}` : "Not signed in";
+    result.className = who ? "ok" : "";
+  };
+  const save = h("button", { id: "conn-save", type: "submit", class: "primary" }, "Save and sign in") as HTMLButtonElement;
+  const el = h(
+    "form",
+    {
+      id: "conn-form",
+      "aria-labelledby": "conn-form-title",
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const ok = await call(commands.saveConnection(form()), save);
+        if (ok !== undefined) {
+          secret.value = "";
+          say(`Saved ${form().name}; its secret is in the OS keyring.`);
+          void render();
+        }
+      },
+    },
+    h("h3", { id: "conn-form-title" }, "Sign in to a system"),
+    field("System", kind),
+    field("Connection name", name, "Letters, digits, - and _. The Twenty preset uses “crm”."),
+    fieldsBox,
+    h("label", { class: "field" }, secretLabel, secret, h("small", { class: "muted" }, "Stored in the OS keyring only.")),
+    h("div", { class: "row" }, test, save),
+    result,
+  );
+  return h(
+    "section",
+    { "aria-labelledby": "h-conn" },
+    h("h2", { id: "h-conn" }, "Connections"),
+    list.length ? connectionTable(list) : h("p", { class: "muted" }, "No connections yet. Sign in to your CRM below."),
+    el,
+  );
+}
+
+function connectionTable(list: ConnectionView[]) {
+  return h(
+    "table",
+    { id: "conn-list" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "System"), h("th", {}, "Where"), h("th", {}, "Signed in"), h("th", {}, h("span", { class: "sr" }, "Actions")))),
+    h(
+      "tbody",
+      {},
+      ...list.map((c) =>
+        h(
+          "tr",
+          { "data-name": c.name },
+          h("td", {}, c.name),
+          h("td", {}, KINDS[c.kind]?.label ?? c.kind),
+          h("td", {}, c.location ?? ""),
+          h("td", { class: c.signed_in || !c.needs_secret ? "ok" : "warn" }, c.needs_secret ? (c.signed_in ? "Yes" : "No — sign in") : "Not needed"),
+          h(
+            "td",
+            {},
+            c.needs_secret && c.signed_in
+              ? h("button", { type: "button", "aria-label": `Sign out of ${c.name}`, onclick: async () => { if ((await call(commands.signOut(c.name))) !== undefined) { say(`Signed out of ${c.name}; its secret was deleted.`); void render(); } } }, "Sign out")
+              : null,
+            h("button", { type: "button", "aria-label": `Remove ${c.name}`, onclick: async () => { if ((await call(commands.removeConnection(c.name))) !== undefined) void render(); } }, "Remove"),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---------- Syncs ----------
+async function syncs(): Promise<HTMLElement> {
+  await refreshOverview();
+  const conns = (await call(commands.listConnections())) ?? [];
+  const twenty = conns.filter((c) => c.kind === "twenty");
+  const conn = h("select", { id: "sync-connection" }, ...twenty.map((c) => h("option", { value: c.location ?? "" }, `${c.name} — ${c.location ?? ""}`))) as HTMLSelectElement;
+  const wb = h("input", { id: "sync-workbook", placeholder: "/home/me/Documents/crm.xlsx", required: true }) as HTMLInputElement;
+  const browse = h("button", { type: "button", id: "sync-browse" }, "Choose…") as HTMLButtonElement;
+  browse.onclick = async () => {
+    const p = await call(commands.pickWorkbook(), browse);
+    if (p) wb.value = p;
+  };
+  const conflict = h(
+    "select",
+    { id: "sync-conflict" },
+    h("option", { value: "ask" }, "Ask me"),
+    h("option", { value: "newest_wins" }, "Newest change wins"),
+    h("option", { value: "crm_wins" }, "CRM wins"),
+    h("option", { value: "excel_wins" }, "Workbook wins"),
+  ) as HTMLSelectElement;
+  const every = h("input", { id: "sync-every", type: "number", min: 1, value: 30 }) as HTMLInputElement;
+  const create = h("button", { id: "sync-create", type: "submit", class: "primary" }, "Create sync") as HTMLButtonElement;
+  const form = h(
+    "form",
+    {
+      id: "sync-form",
+      "aria-labelledby": "sync-form-title",
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const made = await call(
+          commands.createSync({
+            preset: "twenty-excel",
+            replace: false,
+            values: { TWENTY_API_URL: conn.value, EXCEL_FILE_PATH: wb.value.trim(), CONFLICT_STRATEGY: conflict.value, SYNC_INTERVAL_MINUTES: every.value },
+          }),
+          create,
+        );
+        if (made) {
+          say(`Created syncs ${made.links.join(", ")}.${made.secrets_missing.length ? ` Sign in to ${made.secrets_missing.join(", ")} first.` : ""}`);
+          void render();
+        }
+      },
+    },
+    h("h3", { id: "sync-form-title" }, "New sync from a preset: Twenty CRM ↔ Excel workbook"),
+    twenty.length ? field("Twenty connection", conn) : h("p", { class: "warn" }, "Sign in to Twenty on the Connections screen first."),
+    field("Workbook", h("div", { class: "row" }, wb, browse), "Created when missing; kept versions let you restore it."),
+    field("When both sides changed", conflict),
+    field("Sync every (minutes)", every, "It also syncs whenever you save the workbook."),
+    h("div", { class: "row" }, create),
+  );
+  const links = overview?.links ?? [];
+  const out = h("div", { id: "sync-output", "aria-live": "polite" });
+  const table = h(
+    "table",
+    { id: "sync-list" },
+    h("thead", {}, h("tr", {}, ...["Sync", "From", "To", "Pairs", "Last run", "Conflicts", ""].map((t) => h("th", {}, t)))),
+    h(
+      "tbody",
+      {},
+      ...links.map((l) =>
+        h(
+          "tr",
+          { "data-link": l.link },
+          h("td", {}, l.link),
+          h("td", {}, l.left),
+          h("td", {}, l.right),
+          h("td", { class: "num" }, String(l.pairs)),
+          h("td", {}, `${l.last_status ?? "never"}${l.waiting_for ? ` — ${l.waiting_for}` : ""}`),
+          h("td", { class: "num" }, String(l.open_conflicts)),
+          h(
+            "td",
+            {},
+            actionButton("Preview", `preview-${l.link}`, `Preview the next run of ${l.link}`, async (b) => showOutcomes(out, await call(commands.syncNow(l.link, true), b))),
+            actionButton("Sync now", `sync-${l.link}`, `Sync ${l.link} now`, async (b) => {
+              showOutcomes(out, await call(commands.syncNow(l.link, false), b));
+              await refreshOverview();
+            }),
+            actionButton("Remove", `remove-${l.link}`, `Remove sync ${l.link}`, async (b) => {
+              if ((await call(commands.removeSync(l.link), b)) !== undefined) void render();
+            }),
+          ),
+        ),
+      ),
+    ),
+  );
+  const all = actionButton("Sync all now", "sync-all", "Sync all now", async (b) => showOutcomes(out, await call(commands.syncNow(null, false), b)));
+  return h(
+    "section",
+    { "aria-labelledby": "h-syncs" },
+    h("h2", { id: "h-syncs" }, "Syncs"),
+    links.length ? h("div", {}, table, h("div", { class: "row" }, all)) : h("p", { class: "muted" }, "No syncs yet."),
+    out,
+    form,
+  );
+}
+
+function actionButton(label: string, id: string, aria: string, onclick: (b: HTMLButtonElement) => Promise<void>) {
+  const b = h("button", { type: "button", id, "aria-label": aria }, label) as HTMLButtonElement;
+  b.onclick = () => void onclick(b);
+  return b;
+}
+
+function counts(r: RunView) {
+  const c = r.counts;
+  if (r.status === "dry_run")
+    return `would create ${side(c.planned_create)}, update ${side(c.planned_update)}, delete ${side(c.planned_delete)} (left / right)`;
+  return `read ${side(c.read)} · created ${side(c.created)} · updated ${side(c.updated)} · deleted ${side(c.deleted)}${c.failed[0] + c.failed[1] ? ` · failed ${side(c.failed)}` : ""}${c.conflicts_open ? ` · ${c.conflicts_open} conflict(s)` : ""}`;
+}
+
+function showOutcomes(out: HTMLElement, outcomes: RunOutcome[] | undefined) {
+  if (!outcomes) return;
+  out.replaceChildren(
+    ...outcomes.map((o) =>
+      h(
+        "div",
+        { class: "card", "data-link": o.link },
+        h("h4", {}, `${o.link}: ${o.run ? o.run.status : "failed"}`),
+        o.run ? h("p", { class: "counts" }, counts(o.run)) : h("p", { class: "warn" }, o.error?.message ?? ""),
+        o.run?.counts.waiting_for ? h("p", { class: "warn" }, o.run.counts.waiting_for) : null,
+        ...(o.run?.counts.errors ?? []).map((e) => h("p", { class: "warn" }, e)),
+        o.run && o.run.preview.length ? h("ul", { class: "preview" }, ...o.run.preview.map((l) => h("li", {}, l))) : null,
+      ),
+    ),
+  );
+}
+
+// ---------- Activity ----------
+async function activity(): Promise<HTMLElement> {
+  const runs = (await call(commands.runs(null, 50))) ?? [];
+  const detail = h("div", { id: "run-changes", "aria-live": "polite" });
+  const live = h("div", { id: "progress", role: "status" }, ...[...progress.entries()].map(([l, t]) => h("p", {}, `${l}: ${t}`)));
+  return h(
+    "section",
+    { "aria-labelledby": "h-act" },
+    h("h2", { id: "h-act" }, "Activity"),
+    live,
+    runs.length
+      ? h(
+          "table",
+          { id: "run-list" },
+          h("thead", {}, h("tr", {}, ...["When", "Sync", "Trigger", "Result", "Counts (left / right)", ""].map((t) => h("th", {}, t)))),
+          h(
+            "tbody",
+            {},
+            ...runs.map((r) =>
+              h(
+                "tr",
+                { "data-run": String(r.id), class: r.status === "ok" || r.status === "dry_run" ? "" : "warn" },
+                h("td", {}, when(r.started_at)),
+                h("td", {}, r.link),
+                h("td", {}, r.trigger),
+                h("td", {}, r.status + (r.message ? ` — ${r.message}` : "")),
+                h("td", { class: "counts" }, counts(r)),
+                h("td", {}, actionButton("Details", `run-${r.id}`, `Show the records run ${r.id} changed`, async (b) => showChanges(detail, r, await call(commands.runChanges(r.id), b)))),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No runs yet."),
+    detail,
+  );
+}
+
+function showChanges(el: HTMLElement, r: RunView, changes: ChangeView[] | undefined) {
+  if (!changes) return;
+  el.replaceChildren(
+    h("h3", {}, `Run ${r.id} (${r.link}): ${changes.length} change(s)`),
+    ...(r.counts.errors.length ? [h("ul", { class: "warn" }, ...r.counts.errors.map((e) => h("li", {}, e)))] : []),
+    h(
+      "table",
+      {},
+      h("thead", {}, h("tr", {}, ...["Side", "Record", "Action", "Field", "Before", "After"].map((t) => h("th", {}, t)))),
+      h(
+        "tbody",
+        {},
+        ...changes.map((c) =>
+          h("tr", {}, h("td", {}, c.side), h("td", {}, c.record_id), h("td", {}, c.action), h("td", {}, c.field ?? ""), h("td", { class: "before" }, c.before ?? ""), h("td", { class: "after" }, `→ ${c.after ?? ""}`)),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---------- Conflicts ----------
+async function conflicts(): Promise<HTMLElement> {
+  const list = (await call(commands.conflicts())) ?? [];
+  await refreshOverview();
+  const resolve = async (ids: number[], take: TakeView, b?: HTMLButtonElement) => {
+    const n = await call(commands.resolveConflicts(ids, take), b);
+    if (n !== undefined) {
+      say(`Resolved ${n} conflict(s); the sync runs now to apply ${n === 1 ? "it" : "them"}.`);
+      void render();
+    }
+  };
+  const checked = () => [...document.querySelectorAll<HTMLInputElement>("#conflict-list input[type=checkbox]:checked")].map((c) => Number(c.value));
+  const bulk = h(
+    "div",
+    { class: "row", role: "group", "aria-label": "Resolve the selected conflicts" },
+    actionButton("Select all", "conflicts-select-all", "Select all conflicts", async () => {
+      document.querySelectorAll<HTMLInputElement>("#conflict-list input[type=checkbox]").forEach((c) => (c.checked = true));
+    }),
+    actionButton("Take left for selected", "conflicts-take-left", "Take the left value for the selected conflicts", (b) => resolve(checked(), { take: "left" }, b)),
+    actionButton("Take right for selected", "conflicts-take-right", "Take the right value for the selected conflicts", (b) => resolve(checked(), { take: "right" }, b)),
+  );
+  const row = (c: ConflictView) => {
+    const value = h("input", { "aria-label": `Value for ${c.field} of ${c.left_id}`, value: c.left, size: 14 }) as HTMLInputElement;
+    return h(
+      "tr",
+      { "data-conflict": String(c.id) },
+      h("td", {}, h("input", { type: "checkbox", value: String(c.id), "aria-label": `Select conflict ${c.id}` })),
+      h("td", {}, c.link, h("br"), h("small", { class: "muted" }, `${c.left_id} ↔ ${c.right_id}`)),
+      h("td", {}, c.kind === "field" ? c.field : c.kind.replace("_", " ")),
+      h("td", { class: "base" }, c.base),
+      h("td", { class: "left" }, c.left),
+      h("td", { class: "right" }, c.right),
+      h(
+        "td",
+        {},
+        actionButton("Take left", `take-left-${c.id}`, `Take left value ${c.left}`, (b) => resolve([c.id], { take: "left" }, b)),
+        actionButton("Take right", `take-right-${c.id}`, `Take right value ${c.right}`, (b) => resolve([c.id], { take: "right" }, b)),
+        c.kind === "field" ? h("span", { class: "row" }, value, actionButton("Use value", `take-value-${c.id}`, "Use the typed value", (b) => resolve([c.id], { take: "value", value: value.value }, b))) : null,
+      ),
+    );
+  };
+  return h(
+    "section",
+    { "aria-labelledby": "h-conf" },
+    h("h2", { id: "h-conf" }, "Conflicts"),
+    list.length
+      ? h(
+          "div",
+          {},
+          h("p", { class: "muted" }, "These fields changed differently on both sides since they last agreed (the base). Nothing is written until you choose."),
+          bulk,
+          h(
+            "table",
+            { id: "conflict-list" },
+            h("thead", {}, h("tr", {}, ...["", "Sync / records", "Field", "Base", "Left", "Right", "Choose"].map((t) => h("th", {}, t)))),
+            h("tbody", {}, ...list.map(row)),
+          ),
+        )
+      : h("p", { id: "no-conflicts", class: "muted" }, "No conflicts waiting."),
+  );
+}
+
+// ---------- Settings ----------
+async function settings(): Promise<HTMLElement> {
+  await refreshOverview();
+  const paused = h("input", { type: "checkbox", id: "set-paused", checked: !!overview?.paused }) as HTMLInputElement;
+  paused.onchange = async () => {
+    await call(commands.setPaused(paused.checked));
+    await refreshOverview();
+    say(paused.checked ? "Paused: no scheduled, on-save or webhook syncs until you resume." : "Resumed.");
+  };
+  const auto = h("input", { type: "checkbox", id: "set-autostart" }) as HTMLInputElement;
+  void commands.startAtLogin(null).then((r) => {
+    if (r.status === "ok") auto.checked = r.data;
+  });
+  auto.onchange = async () => {
+    const on = await call(commands.startAtLogin(auto.checked));
+    if (on !== undefined) auto.checked = on;
+  };
+  const versions = (overview?.configured ? await call(commands.workbookVersions()) : []) ?? [];
+  return h(
+    "section",
+    { "aria-labelledby": "h-set" },
+    h("h2", { id: "h-set" }, "Settings"),
+    h("label", { class: "check" }, paused, " Pause all syncing"),
+    h("label", { class: "check" }, auto, " Start Crosswalk when I log in"),
+    h(
+      "div",
+      { class: "row" },
+      actionButton("Open log folder", "open-logs", "Open the log folder", async (b) => {
+        const dir = await call(commands.openLogFolder(), b);
+        if (dir) say(`Logs are in ${dir}`);
+      }),
+    ),
+    h("p", { class: "muted" }, `Config: ${overview?.config_path ?? ""}`),
+    h("h3", {}, "Restore an earlier workbook version"),
+    versions.length
+      ? h(
+          "table",
+          { id: "versions" },
+          h("thead", {}, h("tr", {}, ...["Workbook", "Version", "Saved", "Size", ""].map((t) => h("th", {}, t)))),
+          h(
+            "tbody",
+            {},
+            ...versions.map((v) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, v.path),
+                h("td", { class: "num" }, String(v.number)),
+                h("td", {}, when(v.saved_at)),
+                h("td", { class: "num" }, `${Math.round(v.bytes / 1024)} KB`),
+                h("td", {}, actionButton("Restore", `restore-${v.connection}-${v.number}`, `Restore version ${v.number}`, async (b) => {
+                  if ((await call(commands.restoreWorkbook(v.connection, v.number), b)) !== undefined) say(`Restored version ${v.number}; the replaced file was kept as a version too.`);
+                })),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No versions kept yet: one is kept before every write Crosswalk makes to a workbook."),
+  );
+}
+
+// ---------- events ----------
+function onEngine(e: EngineEvent) {
+  switch (e.type) {
+    case "run_started":
+      progress.set(e.link, `started (${e.trigger})`);
+      break;
+    case "run_progress":
+      progress.set(e.link, e.total ? `${e.stage} ${e.done}/${e.total}` : e.stage);
+      break;
+    case "run_finished":
+      progress.delete(e.run.link);
+      void refreshOverview();
+      break;
+    case "run_failed":
+      progress.delete(e.link);
+      void refreshOverview();
+      break;
+    default:
+      void refreshOverview();
+  }
+  const live = document.getElementById("progress");
+  if (live) live.replaceChildren(...[...progress.entries()].map(([l, t]) => h("p", {}, `${l}: ${t}`)));
+  if ((e.type === "run_finished" || e.type === "run_failed") && screen === "activity") void render();
+  if (e.type === "conflicts_waiting" && screen === "conflicts") void render();
+}
+
+for (const b of document.querySelectorAll<HTMLButtonElement>("nav button")) b.onclick = () => go(b.dataset.screen as Screen);
+void events.engineEvent.listen((ev) => onEngine(ev.payload));
+void refreshOverview().then(() => go(overview && overview.links.length ? "syncs" : "connections"));
