@@ -206,3 +206,37 @@ async fn mapping_to_a_missing_field_exits_2() {
     assert!(err.contains(&format!("crosswalk.toml:{line}:")) && err.contains("nmae"), "names the line and field:\n{err}");
     assert_eq!(sim.counters().writes, 0);
 }
+
+/// The API key never lands in the config, the state database, the workbook or the logs.
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_never_lands_in_files_or_logs() {
+    let key = "sekrit-KEY-7f3a9c";
+    let sim = TwentySim::spawn(sim_opts(key)).await;
+    sim.seed(5, 5);
+    let w = World::new(key);
+    init(&w, &sim.base_url, "newest_wins");
+    let mut logs = String::new();
+    for args in [&["-vv", "pull"][..], &["-vv", "sync"][..], &["-vv", "health"][..]] {
+        let out = w.run(args);
+        assert!(out.status.success(), "{args:?}");
+        logs.push_str(&String::from_utf8_lossy(&out.stdout));
+        logs.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(logs.contains("DEBUG") || logs.contains("INFO"), "debug logging was on");
+    assert!(!logs.contains(key), "the key appears in the output or logs");
+    let mut checked = 0;
+    let mut stack = vec![w.dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            checked += 1;
+            assert!(!bytes.windows(key.len()).any(|win| win == key.as_bytes()), "the key was found in {}", p.display());
+        }
+    }
+    assert!(checked >= 3, "config, workbook and state database were searched ({checked} files)");
+}

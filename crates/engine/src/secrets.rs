@@ -87,3 +87,34 @@ pub fn init_default_store() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Through the real OS keyring (Secret Service in CI's D-Bus session); `.ci/test` sets
+    /// CROSSWALK_KEYRING_TESTS=1 after unlocking gnome-keyring.
+    #[test]
+    fn keyring_round_trip_and_sign_out() {
+        if std::env::var("CROSSWALK_KEYRING_TESTS").as_deref() != Ok("1") {
+            eprintln!("skipped: set CROSSWALK_KEYRING_TESTS=1 inside a session with a keyring");
+            return;
+        }
+        init_default_store();
+        let name = format!("crosswalk-test-{}", std::process::id());
+        set(&name, &Secret::new("s3cret-value")).expect("the keyring stores the secret");
+        let (got, source) = get(&name, None).expect("and gives it back");
+        assert_eq!(got.expose(), "s3cret-value");
+        assert_eq!(source, SecretSource::Keyring);
+        delete(&name).expect("signing out deletes it");
+        assert!(get(&name, None).is_none(), "after signing out there is no secret");
+    }
+
+    #[test]
+    fn env_overrides_and_names() {
+        assert_eq!(env_name("my-crm"), "CROSSWALK_SECRET_MY_CRM");
+        std::env::set_var("CROSSWALK_TEST_SECRET_VAR", " from-env ");
+        let (s, src) = get("nobody-here", Some("CROSSWALK_TEST_SECRET_VAR")).unwrap();
+        assert_eq!((s.expose(), src), ("from-env", SecretSource::Env), "an explicit variable wins and is trimmed");
+    }
+}
