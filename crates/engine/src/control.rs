@@ -122,7 +122,9 @@ impl Runtime {
             w.stop();
         }
         *self.open_error.write().unwrap_or_else(|e| e.into_inner()) = None;
-        if !self.config_path.exists() {
+        // No config, or connections but no link yet: the app waits to be set up.
+        let has_links = self.config_path.exists() && crosswalk_core::config::Config::load(&self.config_path).map_or(true, |c| !c.links.is_empty());
+        if !has_links {
             *self.app.write().unwrap_or_else(|e| e.into_inner()) = None;
             return Ok(());
         }

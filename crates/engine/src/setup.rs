@@ -174,6 +174,32 @@ pub fn remove_link(config_path: &Path, link: &str) -> Result<(), AppError> {
     write_doc(config_path, &doc)
 }
 
+/// The whole config's checks; before any link exists (connections set up first), each
+/// connection's settings are still checked.
+fn validate(cfg: &Config) -> Result<(), AppError> {
+    if !cfg.links.is_empty() {
+        return App::validate(cfg);
+    }
+    let mut errors = vec![];
+    for (name, def) in &cfg.connections {
+        let mut def = def.clone();
+        for k in crate::app::ENGINE_SETTINGS {
+            def.settings.remove(*k);
+        }
+        let ctx = BuildContext { base_dir: cfg.base_dir(), data_dir: std::env::temp_dir(), secret: Some(Secret::new("validation-only")) };
+        if !crosswalk_connectors::KINDS.contains(&def.kind.as_str()) {
+            errors.push(format!("connections.{name}: kind {:?} is not known; kinds: {}", def.kind, crosswalk_connectors::KINDS.join(", ")));
+        } else if let Err(e) = crosswalk_connectors::build(name, &def, &ctx) {
+            errors.push(format!("connections.{name}.{}: {}", e.key, e.message));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::bad_config(errors.join("\n")))
+    }
+}
+
 fn valid_name(name: &str) -> Result<(), AppError> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return Err(AppError::new(ErrorCode::BadInput, format!("connection name {name:?}: use letters, digits, - and _ only")));
@@ -201,8 +227,7 @@ fn table_mut<'a>(doc: &'a mut toml_edit::DocumentMut, key: &str) -> &'a mut toml
 /// Validates the whole new config, then writes it atomically next to the old one.
 fn write_doc(path: &Path, doc: &toml_edit::DocumentMut) -> Result<(), AppError> {
     let text = doc.to_string();
-    let cfg = Config::parse(path, &text)?;
-    App::validate(&cfg)?;
+    validate(&Config::parse(path, &text)?)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir).map_err(|e| AppError::new(ErrorCode::Internal, format!("cannot create {}: {e}", dir.display())))?;
     let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("crosswalk.toml")));
