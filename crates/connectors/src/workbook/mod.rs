@@ -25,6 +25,7 @@
 
 pub mod config;
 pub mod create;
+pub mod fastread;
 pub mod lock;
 pub mod plan;
 pub mod read;

@@ -189,18 +189,14 @@ pub fn read_sheet(
     let date1904 = is_1904(bytes);
     let mut b = SheetBuilder::new(file, sheet, header_row - 1, cfg, date1904);
     if bytes.starts_with(b"PK") {
-        if let Ok(mut wb) = calamine::open_workbook_from_rs::<calamine::Xlsx<_>, _>(Cursor::new(bytes)) {
-            let names = wb.sheet_names();
-            if !names.iter().any(|n| n == sheet) {
-                return Err(missing(&names));
+        match super::fastread::for_each_cell(bytes, sheet, date1904, |r, c, v| b.cell(r, c, v)) {
+            Ok(Ok(true)) => return b.finish(),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(why) => {
+                tracing::debug!(%why, "Fast reader declined; reading with calamine");
+                b = SheetBuilder::new(file, sheet, header_row - 1, cfg, date1904);
             }
-            // Stream the cells (row by row) rather than building a whole range first.
-            let mut cells = wb.worksheet_cells_reader(sheet).map_err(|e| sheet_err(e.to_string()))?;
-            while let Some(cell) = cells.next_cell().map_err(|e| sheet_err(e.to_string()))? {
-                let (r, c) = cell.get_position();
-                b.cell(r, c, data_ref_value(cell.get_value()))?;
-            }
-            return b.finish();
         }
     }
     let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| open_err(e.to_string()))?;
@@ -216,23 +212,6 @@ pub fn read_sheet(
     b.finish()
 }
 
-fn data_ref_value(d: &calamine::DataRef<'_>) -> Value {
-    use calamine::DataRef as D;
-    match d {
-        D::SharedString(s) if s.is_empty() => Value::Null,
-        D::SharedString(s) => Value::Text((*s).to_string()),
-        D::String(s) => cell_value(&Data::String(s.clone())),
-        D::Int(i) => cell_value(&Data::Int(*i)),
-        D::Float(f) => cell_value(&Data::Float(*f)),
-        D::Bool(b) => Value::Bool(*b),
-        D::DateTime(t) => cell_value(&Data::DateTime(*t)),
-        D::DateTimeIso(s) => cell_value(&Data::DateTimeIso(s.clone())),
-        D::DurationIso(s) => Value::Text(s.clone()),
-        D::Error(e) => Value::Text(e.to_string()),
-        D::Empty => Value::Null,
-    }
-}
-
 /// Builds a [`SheetData`] from cells arriving in row-major order, checking as it goes.
 struct SheetBuilder<'a> {
     file: &'a str,
@@ -243,7 +222,7 @@ struct SheetBuilder<'a> {
     header_cells: Vec<(u32, String)>,
     header_done: bool,
     /// Column → index into `out.headers`.
-    field_of: HashMap<u32, usize>,
+    field_of: Vec<Option<usize>>,
     types: Vec<Option<FieldType>>,
     row: Option<u32>,
     vals: Vec<Value>,
@@ -262,7 +241,7 @@ impl<'a> SheetBuilder<'a> {
             out: SheetData { name: sheet.to_string(), ..Default::default() },
             header_cells: vec![],
             header_done: false,
-            field_of: HashMap::new(),
+            field_of: Vec::new(),
             types: vec![],
             row: None,
             vals: vec![],
@@ -301,7 +280,7 @@ impl<'a> SheetBuilder<'a> {
             self.out.last_used_col = Some(self.out.last_used_col.map_or(c, |m| m.max(c)));
         }
         if r > self.header_row {
-            if let Some(&i) = self.field_of.get(&c) {
+            if let Some(&Some(i)) = self.field_of.get(c as usize) {
                 self.vals[i] = v;
             }
         }
@@ -324,7 +303,10 @@ impl<'a> SheetBuilder<'a> {
             if name == KEY_HEADER {
                 self.out.key_col = Some(c);
             } else {
-                self.field_of.insert(c, self.out.headers.len());
+                if self.field_of.len() <= c as usize {
+                    self.field_of.resize(c as usize + 1, None);
+                }
+                self.field_of[c as usize] = Some(self.out.headers.len());
                 self.out.headers.push((c, name));
             }
         }
