@@ -177,7 +177,9 @@ test("a conflicting edit raises a notification; resolve it in the Conflicts scre
 test("activity lists the runs with counts and each record's before → after", async () => {
   await s.click("#nav-activity");
   await s.waitText("#run-list", /companies/);
-  await s.click("#run-list tbody tr:last-child button");
+  const runId = await s.exec("return [...document.querySelectorAll('#run-list tbody tr')].find((r) => /created 0 \\/ 5/.test(r.textContent))?.dataset.run ?? null");
+  assert.ok(runId, "the first sync's run is listed with its counts (created 0 / 5)");
+  await s.click(`#run-${runId}`);
   const changes = await s.waitText("#run-changes", /change/);
   assert.match(changes, /create/, "the first run's created records are listed");
   await shot("04-activity");

@@ -20,6 +20,7 @@ type Res<T> = { status: "ok"; data: T } | { status: "error"; error: UiError };
 
 let screen: Screen = "connections";
 let overview: Overview | null = null;
+let lastOutcomes: RunOutcome[] | undefined;
 const progress = new Map<string, string>();
 
 // ---------- tiny DOM helpers ----------
@@ -76,6 +77,8 @@ function go(s: Screen) {
     else b.removeAttribute("aria-current");
   }
   $("error").hidden = true;
+  $("status").hidden = true;
+  lastOutcomes = undefined;
   void render();
 }
 
@@ -274,8 +277,8 @@ async function syncs(): Promise<HTMLElement> {
             {},
             actionButton("Preview", `preview-${l.link}`, `Preview the next run of ${l.link}`, async (b) => showOutcomes(out, await call(commands.syncNow(l.link, true), b))),
             actionButton("Sync now", `sync-${l.link}`, `Sync ${l.link} now`, async (b) => {
-              showOutcomes(out, await call(commands.syncNow(l.link, false), b));
-              await refreshOverview();
+              lastOutcomes = await call(commands.syncNow(l.link, false), b);
+              await render();
             }),
             actionButton("Remove", `remove-${l.link}`, `Remove sync ${l.link}`, async (b) => {
               if ((await call(commands.removeSync(l.link), b)) !== undefined) void render();
@@ -285,7 +288,11 @@ async function syncs(): Promise<HTMLElement> {
       ),
     ),
   );
-  const all = actionButton("Sync all now", "sync-all", "Sync all now", async (b) => showOutcomes(out, await call(commands.syncNow(null, false), b)));
+  const all = actionButton("Sync all now", "sync-all", "Sync all now", async (b) => {
+    lastOutcomes = await call(commands.syncNow(null, false), b);
+    await render();
+  });
+  showOutcomes(out, lastOutcomes);
   return h(
     "section",
     { "aria-labelledby": "h-syncs" },
