@@ -44,7 +44,8 @@ impl UrlLimiter {
 
 /// The process-wide limiter of `url` (every connection posting to it shares one).
 pub fn limiter_for(url: &str, per_second: u32, per_5_min: u32) -> Arc<UrlLimiter> {
-    static LIMITERS: OnceLock<Mutex<HashMap<(String, u32, u32), Arc<UrlLimiter>>>> = OnceLock::new();
+    type Limiters = Mutex<HashMap<(String, u32, u32), Arc<UrlLimiter>>>;
+    static LIMITERS: OnceLock<Limiters> = OnceLock::new();
     let mut m = LIMITERS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     m.entry((url.to_string(), per_second, per_5_min)).or_insert_with(|| Arc::new(UrlLimiter::new(per_second, per_5_min))).clone()
 }

@@ -217,3 +217,14 @@ impl Connector for WebhookConnector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_shown_without_their_secret_part() {
+        let shown = super::redact_url("https://hooks.zapier.com/hooks/catch/123456/abcdef/");
+        assert!(shown.starts_with("https://hooks.zapier.com/hooks/…"), "host and first segment stay readable: {shown}");
+        assert!(!shown.contains("123456") && !shown.contains("abcdef"), "the account and hook ids (the secret) are hidden: {shown}");
+        assert_ne!(shown, super::redact_url("https://hooks.zapier.com/hooks/catch/123456/other/"), "two hooks stay distinguishable by fingerprint");
+    }
+}
