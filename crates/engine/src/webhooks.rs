@@ -40,6 +40,39 @@ pub fn listen_addrs(app: &App) -> BTreeMap<u16, String> {
     out
 }
 
+/// Twenty names objects in the singular in events (`company`, `person`) and in the plural
+/// in paths (`companies`, `people`).
+fn plural(singular: &str) -> String {
+    match singular {
+        "person" => "people".into(),
+        s if s.ends_with('y') && !s.ends_with("ey") => format!("{}ies", &s[..s.len() - 1]),
+        s if s.ends_with('s') => s.to_string(),
+        s => format!("{s}s"),
+    }
+}
+
+/// The links an event concerns: those whose object on this connection is the event's
+/// object; all links of the connection when none matches (an unknown object still
+/// deserves a reconciling run).
+fn links_for_event(app: &App, connection: &str, object: Option<&str>) -> Vec<String> {
+    let using: Vec<String> = app.links_using(connection).into_iter().filter(|l| app.config().links[l].triggers.on_webhook).collect();
+    let Some(obj) = object else { return using };
+    let names = [obj.to_string(), plural(obj)];
+    let matching: Vec<String> = using
+        .iter()
+        .filter(|l| {
+            let d = &app.config().links[*l];
+            [&d.left, &d.right].iter().any(|e| e.connection == connection && names.iter().any(|n| n.eq_ignore_ascii_case(&e.object)))
+        })
+        .cloned()
+        .collect();
+    if matching.is_empty() {
+        using
+    } else {
+        matching
+    }
+}
+
 /// Serves `POST /webhooks/{connection}` on `addr` until `shutdown` resolves. Returns the
 /// bound address (useful with port 0).
 pub async fn serve(app: Arc<App>, addr: SocketAddr, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<SocketAddr, AppError> {
@@ -92,10 +125,7 @@ async fn receive(State(s): State<Shared>, Path(connection): Path<String>, header
         Ok(false) => return (StatusCode::UNAUTHORIZED, "the webhook nonce was seen before (a replay)".into()),
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
-    for link in s.app.links_using(&connection) {
-        if !s.app.config().links[&link].triggers.on_webhook {
-            continue;
-        }
+    for link in links_for_event(&s.app, &connection, event.get("object").and_then(|o| o.as_str())) {
         let app = s.app.clone();
         tokio::spawn(async move {
             app.emit(crate::AppEvent::TriggerSeen { link: link.clone(), trigger: "webhook".into() });

@@ -348,3 +348,65 @@ fn plan_deletion(
 pub(crate) fn warn(plan: &mut Plan, side: Side, id: &str, message: String, invalid_input: bool) {
     plan.warnings.push(Warning { side: Some(side), record_id: Some(id.to_string()), field: None, message, invalid_input });
 }
+
+/// Keeps the id field right: when the record holding the other side's id (a workbook's
+/// `id` column) no longer shows its partner's id — a write-back that failed, a cell cleared
+/// by hand — the plan writes it again. Quiet once it is right.
+pub(crate) fn repair_id_field(spec: &LinkSpec, pair: &PairState, left: &SideView<'_>, right: &SideView<'_>, plan: &mut Plan, from: usize) {
+    let Some(idf) = &spec.def.id_field else { return };
+    if pair.gone.is_some() {
+        return;
+    }
+    let (view, holder_id, partner_id) = match idf.side {
+        Side::Left => (left, &pair.left_id, &pair.right_id),
+        Side::Right => (right, &pair.right_id, &pair.left_id),
+    };
+    let Some(rec) = view.by_id.get(holder_id.as_str()) else { return };
+    let current = crate::value::canonicalize(rec.get(&idf.field), crate::value::FieldType::Id).unwrap_or(Value::Null);
+    let expected = Value::Text(partner_id.clone());
+    if current == expected {
+        return;
+    }
+    let existing = plan.pairs[from..].iter().position(|p| p.left_id.as_deref() == Some(&pair.left_id) && p.right_id.as_deref() == Some(&pair.right_id));
+    let idx = match existing {
+        Some(i) => from + i,
+        None => {
+            plan.pairs.push(PairPlan {
+                left_id: Some(pair.left_id.clone()),
+                right_id: Some(pair.right_id.clone()),
+                base: Some(pair.base.clone()),
+                merged: pair.base.clone(),
+                left_keys: vec![],
+                right_keys: vec![],
+                left_write: None,
+                right_write: None,
+                forget: false,
+                gone: None,
+                write_back_id: None,
+            });
+            plan.pairs.len() - 1
+        }
+    };
+    let p = &mut plan.pairs[idx];
+    if p.forget {
+        return;
+    }
+    let slot = match idf.side {
+        Side::Left => &mut p.left_write,
+        Side::Right => &mut p.right_write,
+    };
+    match slot {
+        None => {
+            let mut fields = Fields::new();
+            fields.insert(idf.field.clone(), expected);
+            let mut before = Fields::new();
+            before.insert(idf.field.clone(), current);
+            *slot = Some(Write::Update { fields, before });
+        }
+        Some(Write::Update { fields, before }) => {
+            fields.insert(idf.field.clone(), expected);
+            before.insert(idf.field.clone(), current);
+        }
+        _ => {}
+    }
+}

@@ -256,7 +256,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         input.resolutions.iter().map(|r| ((r.left_id.as_str(), r.right_id.as_str(), r.field.as_str()), &r.value)).collect();
 
     for pair in &pairs {
+        let from = plan.pairs.len();
         merge::plan_pair(input.spec, pair, &left, &right, &resolutions, &mut plan);
+        merge::repair_id_field(input.spec, pair, &left, &right, &mut plan, from);
     }
     matching::plan_unpaired(input.spec, &pairs, &left, &right, &mut plan);
 

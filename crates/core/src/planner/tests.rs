@@ -202,6 +202,23 @@ fn id_field_pairs_rows_and_write_back_is_requested() {
 }
 
 #[test]
+fn a_lost_id_write_back_is_repaired_and_then_quiet() {
+    let mut spec = link(ConflictPolicy::NewestWins, Direction::TwoWay, DeletePolicy::Ignore);
+    spec.def.id_field = Some(IdField { side: Side::Right, field: "id".into() });
+    let pairs = vec![PairState { left_id: "c1".into(), right_id: "row1".into(), base: base(["a", "", ""]), gone: None }];
+    let left = Snapshot { records: vec![rec("c1", Side::Left, ["a", "", ""], 0)], complete: true };
+    let blank = Snapshot { records: vec![rec("row1", Side::Right, ["a", "", ""], 0)], complete: true };
+    let p = plan(&PlanInput { spec: &spec, left: &left, right: &blank, pairs: &pairs, resolutions: &[] });
+    assert!(
+        matches!(&p.pairs[0].right_write, Some(Write::Update { fields, .. }) if fields.get("id") == Some(&Value::text("c1"))),
+        "the row's empty id cell gets its partner's id again: {:?}", p.pairs
+    );
+    let fixed = Snapshot { records: vec![rec("row1", Side::Right, ["a", "", ""], 0).with("id", Value::text("c1"))], complete: true };
+    let p = plan(&PlanInput { spec: &spec, left: &left, right: &fixed, pairs: &pairs, resolutions: &[] });
+    assert!(p.pairs.is_empty(), "once right, nothing to do");
+}
+
+#[test]
 fn ask_resolution_is_applied_to_both_sides() {
     let spec = link(ConflictPolicy::Ask, Direction::TwoWay, DeletePolicy::Ignore);
     let left = Snapshot { records: vec![rec("L", Side::Left, ["b", "", ""], 0)], complete: true };
