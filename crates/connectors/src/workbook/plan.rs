@@ -119,8 +119,8 @@ pub fn plan_sheet(sheet: &SheetData, keys: &[String], fresh: &[bool], pending: &
             plan.deleted.push(row.fields.clone());
         }
     }
-    let mut next = sheet.last_row.map_or(header_row + 1, |r| (r + 1).max(header_row + 1));
-    for (key, fields) in &pending.creates {
+    let first = sheet.last_row.map_or(header_row + 1, |r| (r + 1).max(header_row + 1));
+    for (next, (key, fields)) in (first..).zip(&pending.creates) {
         for (name, v) in fields {
             if let Some(&c) = cols.get(name) {
                 if !v.is_null() {
@@ -129,7 +129,6 @@ pub fn plan_sheet(sheet: &SheetData, keys: &[String], fresh: &[bool], pending: &
             }
         }
         ed.set(next, key_col, Value::Text(key.clone()), true);
-        next += 1;
     }
     plan
 }
@@ -149,8 +148,8 @@ pub fn plan_deleted(existing: Option<&SheetData>, moved: &[(String, Fields)], no
         ed.set(0, c, Value::Text(name.to_string()), false);
         c
     };
-    let mut row = existing.and_then(|s| s.last_row).map_or(1, |r| r + 1);
-    for (sheet, fields) in moved {
+    let first = existing.and_then(|s| s.last_row).map_or(1, |r| r + 1);
+    for (row, (sheet, fields)) in (first..).zip(moved) {
         let c = col_for("deleted_from", &mut ed);
         ed.set(row, c, Value::Text(sheet.clone()), false);
         let c = col_for("deleted_at", &mut ed);
@@ -161,7 +160,6 @@ pub fn plan_deleted(existing: Option<&SheetData>, moved: &[(String, Fields)], no
                 ed.set(row, c, v.clone(), matches!(v, Value::Text(_)));
             }
         }
-        row += 1;
     }
     ed
 }

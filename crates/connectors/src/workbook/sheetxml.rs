@@ -241,7 +241,7 @@ impl Editor<'_> {
                 (None, Some(e)) => {
                     let style = if row <= self.edits.header_row {
                         // A new header cell looks like the header cell to its left.
-                        cells.iter().filter(|c| c.col < col).last().and_then(|c| c.style.clone())
+                        cells.iter().rfind(|c| c.col < col).and_then(|c| c.style.clone())
                     } else {
                         self.donor_style(col)
                     };
@@ -260,7 +260,10 @@ impl Editor<'_> {
 }
 
 /// Cells of a row's inner XML (`inner` starts at byte `off` of the part).
-fn scan_row_cells(inner: &[u8], off: usize) -> Result<(Vec<OrigCell>, Vec<(usize, usize)>), String> {
+/// Byte ranges of a row's children that are not cells (kept after the cells).
+type Others = Vec<(usize, usize)>;
+
+fn scan_row_cells(inner: &[u8], off: usize) -> Result<(Vec<OrigCell>, Others), String> {
     let mut r = lenient(inner);
     let mut cells: Vec<OrigCell> = Vec::new();
     let mut others = Vec::new();
@@ -274,9 +277,9 @@ fn scan_row_cells(inner: &[u8], off: usize) -> Result<(Vec<OrigCell>, Vec<(usize
         match ev {
             Event::Eof => break,
             Event::Start(ref e) | Event::Empty(ref e) if depth == 0 && e.local_name().as_ref() == b"c" => {
-                let col = attr(&e, b"r").and_then(|x| parse_ref(&x)).map(|(c, _)| c).unwrap_or(next_col);
+                let col = attr(e, b"r").and_then(|x| parse_ref(&x)).map(|(c, _)| c).unwrap_or(next_col);
                 next_col = col + 1;
-                let cell = OrigCell { col, start: s, end: e_, style: attr(&e, b"s"), formula: false, shared_master: false };
+                let cell = OrigCell { col, start: s, end: e_, style: attr(e, b"s"), formula: false, shared_master: false };
                 if matches!(ev, Event::Start(_)) {
                     depth = 1;
                     cur = Some(cell);
@@ -288,7 +291,7 @@ fn scan_row_cells(inner: &[u8], off: usize) -> Result<(Vec<OrigCell>, Vec<(usize
                 if e.local_name().as_ref() == b"f" {
                     if let Some(c) = cur.as_mut() {
                         c.formula = true;
-                        c.shared_master = attr(&e, b"t").as_deref() == Some("shared") && attr(&e, b"ref").is_some();
+                        c.shared_master = attr(e, b"t").as_deref() == Some("shared") && attr(e, b"ref").is_some();
                     }
                 }
                 if matches!(ev, Event::Start(_)) {
@@ -409,7 +412,7 @@ pub fn edit_sheet(xml: &[u8], edits: &SheetEdits, styles: &StyleInfo, date1904: 
                 copy(&mut ed);
             }
             Event::Start(ref e) | Event::Empty(ref e) if in_data && local(e.name().as_ref()) == b"row" => {
-                let row = attr(&e, b"r").and_then(|x| x.parse::<u32>().ok()).map(|x| x.saturating_sub(1)).unwrap_or(next_row);
+                let row = attr(e, b"r").and_then(|x| x.parse::<u32>().ok()).map(|x| x.saturating_sub(1)).unwrap_or(next_row);
                 next_row = row + 1;
                 while let Some(&r) = pending.peek() {
                     if r >= row {
