@@ -31,7 +31,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 command -v tauri-driver >/dev/null || cargo install tauri-driver --locked
 
 step "ui: npm ci + vite build"
-( cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build )
+# `npm ci` refuses this registry's lock (npm 11 records only this platform's rollup/esbuild
+# optional packages); then install from the same lock without rewriting it.
+( cd ui && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-save --no-audit --no-fund --loglevel=error; } && npm run build )
 
 step "cargo test -p crosswalk-desktop (bindings current, IPC through mock runtime)"
 cargo test -p crosswalk-desktop
