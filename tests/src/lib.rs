@@ -38,3 +38,9 @@ pub async fn run_once(spec: &LinkSpec, a: &MemoryConnector, b: &MemoryConnector,
     let link = LinkRun { spec, left: Arc::new(a.clone()), right: Arc::new(b.clone()), store, left_name: "a".into(), right_name: "b".into() };
     runner::run(&link, opts, &NoProgress).await
 }
+
+/// The seeded randomized simulation of the sync engine (issue 5): world generation,
+/// operations, faults and crashes, invariants, shrinking. Shared by `tests/sim` (CI) and
+/// the `crosswalk-soak` binary (long runs in release mode).
+#[path = "../sim/harness/mod.rs"]
+pub mod sim;

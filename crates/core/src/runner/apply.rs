@@ -209,6 +209,43 @@ pub(crate) async fn apply(link: &LinkRun<'_>, plan: &Plan, progress: &dyn Progre
     Ok(out)
 }
 
+/// Records the conflict losers a plan decided, before any write is made.
+///
+/// Bug found by the simulation (seed 39, `conflict_loser_recorded_when_killed_after_winner_written`):
+/// these rows were written with the rest of the run at its end, so a process killed after
+/// the winner's value landed on the loser's side left no trace of the lost value — the next
+/// run sees both sides equal and decides nothing. Writing them first keeps every loser in
+/// the audit log; a run that dies before applying may list a loser that a later run lists
+/// again, which is harmless.
+pub(crate) fn record_overwrites(link: &LinkRun<'_>, plan: &Plan, run_id: i64) -> Result<(), RunError> {
+    if plan.overwrites.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<ChangeRow> = plan
+        .overwrites
+        .iter()
+        .map(|o| {
+            let loser = o.winner.other();
+            let id = match loser {
+                Side::Left => o.left_id.clone(),
+                Side::Right => o.right_id.clone(),
+            };
+            ChangeRow {
+                run_id,
+                side: loser.as_str().to_string(),
+                record_id: id.unwrap_or_else(|| "(new)".into()),
+                action: "overwrite".into(),
+                field: Some(o.field.clone()),
+                before: Some(o.lost.display()),
+                after: Some(o.kept.display()),
+                note: Some(o.reason.clone()),
+            }
+        })
+        .collect();
+    link.store.transaction(|tx| Store::add_changes_tx(tx, &rows))?;
+    Ok(())
+}
+
 fn display_fields(f: &Fields) -> String {
     let m: BTreeMap<&str, String> = f.iter().map(|(k, v)| (k.as_str(), v.display())).collect();
     serde_json::to_string(&m).unwrap_or_default()
@@ -283,14 +320,7 @@ pub(crate) fn commit(
         }
         changes.push(change(*side, id, "failed", None, None, None, Some(e.clone())));
     }
-    for o in &plan.overwrites {
-        let loser = o.winner.other();
-        let id = match loser {
-            Side::Left => o.left_id.clone(),
-            Side::Right => o.right_id.clone(),
-        };
-        changes.push(change(loser, id.as_deref().unwrap_or("(new)"), "overwrite", Some(&o.field), Some(o.lost.display()), Some(o.kept.display()), Some(o.reason.clone())));
-    }
+    // Conflict losers were recorded before applying (see `record_overwrites`).
     for w in &plan.warnings {
         changes.push(change(w.side.unwrap_or(Side::Left), w.record_id.as_deref().unwrap_or(""), "skipped", w.field.as_deref(), None, None, Some(w.message.clone())));
     }

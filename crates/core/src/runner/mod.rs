@@ -161,7 +161,14 @@ async fn run_inner(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progres
     }
     progress.stage("Planning");
     let mut plan = planner::plan(&PlanInput { spec: &spec, left: &snaps.left, right: &snaps.right, pairs: &pairs, resolutions: &resolutions });
-    restrict_to_mode(&spec, &mut plan, opts.mode);
+    if restrict_to_mode(&spec, &mut plan, opts.mode) {
+        // Bug found by the simulation (seeds 45 and 302, `pull_keeps_the_cursor_of_changes_it_did_not_take`):
+        // a pull/push run that dropped writes still advanced both cursors, so the next
+        // incremental sync no longer listed the record whose change was held back, took it
+        // as unchanged, and overwrote that change with no conflict recorded. Keep the old
+        // cursors: the next run reads those changes again.
+        snaps.cursors = [None, None];
+    }
     summary.note_plan(&plan);
 
     if plan.has_invalid_input() {
@@ -192,6 +199,7 @@ async fn run_inner(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progres
             return Err(RunError::Read { connection: link.conn_name(side).to_string(), object: link.object(side).to_string(), source: e });
         }
     }
+    apply::record_overwrites(link, &plan, run_id)?;
     let outcome = apply::apply(link, &plan, progress, run_id).await?;
     apply::commit(link, &plan, &outcome, &snaps, pending.iter().map(|(id, _)| *id).collect(), run_id, &mut summary)?;
     let status = if summary.failed.iter().sum::<usize>() > 0 { RunStatus::Partial } else { RunStatus::Ok };
@@ -201,10 +209,13 @@ async fn run_inner(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progres
 
 /// Pull and push runs drop writes to the other side; the pair's base then keeps the value
 /// that side still has for those fields, so the next two-way sync still carries them.
-fn restrict_to_mode(spec: &LinkSpec, plan: &mut Plan, mode: RunMode) {
+/// Returns whether any write was dropped.
+fn restrict_to_mode(spec: &LinkSpec, plan: &mut Plan, mode: RunMode) -> bool {
     if mode == RunMode::Sync {
-        return;
+        return false;
     }
+    let before = plan.pairs.len();
+    let mut dropped_any = false;
     plan.pairs.retain(|p| [Side::Left, Side::Right].into_iter().all(|s| mode.writes(s) || !matches!(p.write(s), Some(Write::Create { .. }))));
     for p in &mut plan.pairs {
         for side in [Side::Left, Side::Right] {
@@ -215,6 +226,7 @@ fn restrict_to_mode(spec: &LinkSpec, plan: &mut Plan, mode: RunMode) {
                 Side::Left => p.left_write.take(),
                 Side::Right => p.right_write.take(),
             };
+            dropped_any |= dropped.is_some();
             match dropped {
                 Some(Write::Delete) => p.forget = false,
                 Some(Write::Update { before, .. }) => {
@@ -232,6 +244,7 @@ fn restrict_to_mode(spec: &LinkSpec, plan: &mut Plan, mode: RunMode) {
             }
         }
     }
+    dropped_any || plan.pairs.len() != before
 }
 
 /// Whether a link's conflicts wait for a person.

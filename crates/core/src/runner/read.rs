@@ -46,35 +46,43 @@ pub(crate) async fn read_sides(link: &LinkRun<'_>, opts: &RunOptions, progress: 
         let object = link.object(side).to_string();
         let since = if conn.capabilities().incremental && !opts.full { link.store.cursor(&link.spec.name, side)? } else { None };
         progress.stage(&format!("Reading {object} from {}", link.conn_name(side)));
-        let mut snap = Snapshot { records: vec![], complete: since.is_none() };
-        let mut page = None;
-        let mut cursor = None;
-        loop {
-            let p = conn
-                .list(ListRequest { object: object.clone(), since: since.clone(), page: page.take() })
-                .await
-                .map_err(|source| RunError::Read { connection: link.conn_name(side).to_string(), object: object.clone(), source })?;
-            progress.advance(p.records.len() as u64);
-            snap.records.extend(p.records);
-            if p.cursor.is_some() {
-                cursor = p.cursor;
-            }
-            match p.next_page {
-                Some(next) => page = Some(next),
-                None => break,
-            }
-        }
-        // A listing may repeat a record at a page boundary; keep the last copy.
-        let mut seen = BTreeMap::new();
-        for r in snap.records.drain(..) {
-            seen.insert(r.id.clone(), r);
-        }
-        snap.records = seen.into_values().collect();
+        let (snap, cursor) = list_side(link, side, since, progress).await?;
         summary.read[idx(side)] = snap.records.len();
         out.cursors[idx(side)] = cursor;
         *out.side_mut(side) = snap;
     }
     Ok(out)
+}
+
+/// Lists one side (changed since `since`, or everything), following every page.
+async fn list_side(link: &LinkRun<'_>, side: Side, since: Option<String>, progress: &dyn Progress) -> Result<(Snapshot, Option<String>), RunError> {
+    let conn = link.conn(side);
+    let object = link.object(side).to_string();
+    let mut snap = Snapshot { records: vec![], complete: since.is_none() };
+    let mut page = None;
+    let mut cursor = None;
+    loop {
+        let p = conn
+            .list(ListRequest { object: object.clone(), since: since.clone(), page: page.take() })
+            .await
+            .map_err(|source| RunError::Read { connection: link.conn_name(side).to_string(), object: object.clone(), source })?;
+        progress.advance(p.records.len() as u64);
+        snap.records.extend(p.records);
+        if p.cursor.is_some() {
+            cursor = p.cursor;
+        }
+        match p.next_page {
+            Some(next) => page = Some(next),
+            None => break,
+        }
+    }
+    // A listing may repeat a record at a page boundary; keep the last copy.
+    let mut seen = BTreeMap::new();
+    for r in snap.records.drain(..) {
+        seen.insert(r.id.clone(), r);
+    }
+    snap.records = seen.into_values().collect();
+    Ok((snap, cursor))
 }
 
 /// Settles creates a crash left unconfirmed: a record on the target whose values equal
@@ -151,6 +159,7 @@ pub(crate) async fn fetch_references(link: &LinkRun<'_>, snaps: &mut Snapshots) 
         wanted[0].insert(c.conflict.left_id);
         wanted[1].insert(c.conflict.right_id);
     }
+    let conflict_ids = wanted.clone();
     let paired_right: BTreeSet<&str> = pairs.iter().map(|p| p.right_id.as_str()).collect();
     let paired_left: BTreeSet<&str> = pairs.iter().map(|p| p.left_id.as_str()).collect();
     if let Some(idf) = &spec.def.id_field {
@@ -180,6 +189,18 @@ pub(crate) async fn fetch_references(link: &LinkRun<'_>, snaps: &mut Snapshots) 
                 .await
                 .map_err(|source| RunError::Read { connection: link.conn_name(side).to_string(), object: link.object(side).to_string(), source })?;
             extra.extend(got);
+        }
+        // Bug found by the simulation (seed 2, `open_delete_conflict_survives_incremental_runs`):
+        // a record of a pair with an open conflict that the system no longer returns was
+        // deleted, but an incremental listing cannot say so — the planner then saw the pair
+        // as "unchanged on that side", planned updates to the deleted record (failing with
+        // not-found on every run) and closed the open deletion conflict as if settled.
+        // Read this side in full instead, so the deletion is seen and stays parked.
+        let got_ids: BTreeSet<&str> = extra.iter().map(|r: &Record| r.id.as_str()).collect();
+        if ids.iter().any(|id| conflict_ids[idx(side)].contains(id) && !got_ids.contains(id.as_str())) {
+            let (full, _) = list_side(link, side, None, &super::NoProgress).await?;
+            *snaps.side_mut(side) = full;
+            continue;
         }
         // Natural keys of the other side's unpaired records.
         if let Some(mk) = &spec.def.match_key {
