@@ -9,12 +9,7 @@ use crosswalk_core::ConnectorError;
 /// The lock files office programs put beside `path`.
 pub fn lock_files(path: &Path) -> Vec<PathBuf> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut v = vec![path.with_file_name(format!("~${name}")), path.with_file_name(format!(".~lock.{name}#"))];
-    // Word and Excel shorten long names: `~$` replaces the first two characters.
-    if let Some((i, _)) = name.char_indices().nth(2) {
-        v.push(path.with_file_name(format!("~${}", &name[i..])));
-    }
-    v
+    vec![path.with_file_name(format!("~${name}")), path.with_file_name(format!(".~lock.{name}#"))]
 }
 
 /// Whether a file name is office or temp-file noise rather than a workbook.

@@ -225,8 +225,12 @@ pub fn formula_cells(file: &str, bytes: &[u8], sheet: &str) -> Result<std::colle
     let parts = sheet_parts(file, &mut zip)?;
     let Some(part) = parts.iter().find(|(n, _)| n == sheet).map(|(_, p)| p.clone()) else { return Ok(out) };
     let xml = read_part(&mut zip, &part).unwrap_or_default();
+    // Only cells count: `<xm:f>` also appears in extension lists (validation, formatting).
+    let start = memchr::memmem::find(&xml, b"sheetData").unwrap_or(0);
+    let end = memchr::memmem::rfind(&xml, b"sheetData").unwrap_or(xml.len());
+    let xml = &xml[..end];
     for pat in [&b"<f>"[..], b"<f ", b"<f/", b":f>", b":f "] {
-        for i in memchr::memmem::find_iter(&xml, pat) {
+        for i in memchr::memmem::find_iter(xml, pat).filter(|i| *i > start) {
             // The enclosing cell starts at the last `<c ` or `:c ` before the formula.
             let head = &xml[..i];
             let c = [memchr::memmem::rfind(head, b"<c "), memchr::memmem::rfind(head, b":c ")].into_iter().flatten().max();
