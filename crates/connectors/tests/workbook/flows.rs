@@ -127,3 +127,17 @@ async fn lock_files_hold_writes_back() {
         assert_eq!(list(&c, "Companies").await.len(), 2, "queued changes land once the lock is gone");
     }
 }
+
+#[tokio::test]
+async fn example_connection_settings_load() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/workbook/connection.toml")).unwrap();
+    let def: crosswalk_core::config::ConnectionDef = toml::from_str(&text).expect("the example parses as a connection");
+    let env = Env::new();
+    let ctx = crosswalk_connectors::BuildContext { base_dir: env.dir.path().into(), data_dir: env.data.path().into(), secret: None };
+    let c = crosswalk_connectors::build("book", &def, &ctx).expect("the shipped example settings are valid");
+    assert_eq!(c.kind(), "workbook");
+    let caps = c.capabilities();
+    assert!(caps.buffered_writes && caps.deletes_visible && !caps.incremental, "a workbook is read whole and written at flush");
+    let schema = c.describe().await.unwrap();
+    assert_eq!(schema[0].field("revenue").unwrap().field_type, FieldType::Decimal, "declared types show in describe");
+}
