@@ -51,6 +51,8 @@ pub enum Command {
     Conflicts(commands::conflicts::ConflictArgs),
     /// The activity log: recent runs, or what one run changed.
     Log(commands::log::LogArgs),
+    /// Queue failed webhook deliveries again (they go out on the next sync).
+    Retry { connection: Option<String> },
     /// Run schedules, workbook auto-sync on save and webhooks in the foreground.
     Watch,
     /// Bring back an earlier version of a workbook from the version history.

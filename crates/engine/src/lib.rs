@@ -4,6 +4,7 @@
 //! this crate.
 
 pub mod app;
+pub mod delivery;
 pub mod control;
 pub mod error;
 pub mod events;

@@ -32,6 +32,7 @@ pub async fn dispatch(cli: &Cli) -> Result<u8, AppError> {
         Command::Conflicts(a) => conflicts::run(cli, a),
         Command::Log(a) => log::run(cli, a),
         Command::Watch => watch(cli).await,
+        Command::Retry { connection } => retry(cli, connection.as_deref()),
         Command::Restore(a) => restore::run(cli, a),
         Command::Demo(a) => demo::run(cli, a).await,
     }
@@ -102,8 +103,10 @@ async fn health(cli: &Cli, only: Option<&str>) -> Result<u8, AppError> {
 fn status(cli: &Cli) -> Result<u8, AppError> {
     let app = open(cli)?;
     let st = app.status()?;
+    let outbox = app.outbox()?;
+    let dead = app.dead_letters(None)?;
     if cli.json {
-        output::json(&st);
+        output::json(&serde_json::json!({ "links": st, "deliveries": outbox, "failed_deliveries": dead }));
         return Ok(0);
     }
     for s in st {
@@ -133,6 +136,30 @@ fn status(cli: &Cli) -> Result<u8, AppError> {
         if let Some(m) = s.every_minutes {
             println!("  runs every {m} min under `crosswalk watch`");
         }
+    }
+    for o in &outbox {
+        let last = o.last_sent_ms.and_then(|ms| chrono::DateTime::from_timestamp_millis(ms)).map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+        println!("{} {} → {}: {} sent (last {last}), {} waiting, {} failed", o.connection, o.object, o.url, o.sent, o.pending, o.dead);
+        if let Some(e) = &o.last_error {
+            println!("  last error: {e}");
+        }
+    }
+    for d in dead.iter().take(10) {
+        println!("  failed: {} {} {}: {}", d.connection, d.object, d.record_id, d.last_error.as_deref().unwrap_or("?"));
+    }
+    if !dead.is_empty() {
+        println!("  send them again with `crosswalk retry`");
+    }
+    Ok(0)
+}
+
+fn retry(cli: &Cli, connection: Option<&str>) -> Result<u8, AppError> {
+    let app = open(cli)?;
+    let n = app.retry_dead(connection)?;
+    if cli.json {
+        output::json(&serde_json::json!({ "requeued": n }));
+    } else {
+        println!("{n} failed deliver{} queued again; they are sent on the next `crosswalk sync`", if n == 1 { "y" } else { "ies" });
     }
     Ok(0)
 }

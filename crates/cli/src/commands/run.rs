@@ -14,7 +14,8 @@ pub struct RunArgs {
     /// Plan and print what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Read everything instead of only what changed since the last run.
+    /// Read everything instead of only what changed since the last run (for a webhook
+    /// target: send every record again).
     #[arg(long)]
     pub full: bool,
     /// Apply deletions even when more than the link's mass-delete brake allows.
@@ -32,6 +33,9 @@ pub async fn run(cli: &Cli, a: &RunArgs, mode: RunMode) -> Result<u8, AppError> 
     let mut code = 0u8;
     let mut reports = vec![];
     for link in links {
+        if a.full && mode != RunMode::Push && !a.dry_run && app.reset_for_resend(&link)? && !cli.json {
+            println!("{link}: --full: every record is sent again");
+        }
         let bar = Bar::new(cli.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let result = app.run_link(&link, &opts, &bar).await;
         bar.finish();

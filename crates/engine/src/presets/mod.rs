@@ -5,6 +5,7 @@
 //! it. Secrets are returned separately, for the OS keyring — never written to the config.
 
 mod twenty_excel;
+mod wefact_webhook;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use crosswalk_core::Secret;
 use crate::error::AppError;
 
 /// Presets this build can set up.
-pub const PRESETS: &[&str] = &["twenty-excel"];
+pub const PRESETS: &[&str] = &["twenty-excel", "wefact-webhook"];
 
 /// Where values come from, highest priority first: flags, the env file, the environment.
 #[derive(Clone, Debug, Default)]
@@ -60,6 +61,7 @@ pub struct InitPlan {
 pub fn init(preset: &str, config_path: &Path, values: &Values) -> Result<InitPlan, AppError> {
     match preset {
         "twenty-excel" => twenty_excel::init(config_path, values),
+        "wefact-webhook" => wefact_webhook::init(config_path, values),
         other => Err(AppError::new(
             crate::ErrorCode::BadInput,
             format!("unknown preset {other:?}; presets: {}", PRESETS.join(", ")),

@@ -41,3 +41,21 @@ fn unknown_conflict_strategy_is_refused() {
     let e = init("twenty-excel", Path::new("c.toml"), &v).unwrap_err();
     assert!(e.message.contains("coin_flip") && e.message.contains("excel_wins"), "{e}");
 }
+
+#[test]
+fn wefact_webhook_config_loads_and_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("crosswalk.toml");
+    let mut v = Values::default();
+    v.env_file.insert("DEBTORS_WEBHOOK_URL".into(), "https://hooks.zapier.com/hooks/catch/1/abc/".into());
+    v.env_file.insert("INVOICES_WEBHOOK_URL".into(), "https://hooks.zapier.com/hooks/catch/1/def/".into());
+    v.env_file.insert("SYNC_INTERVAL".into(), "300".into());
+    v.env_file.insert("WEFACT_API_KEY".into(), "wk".into());
+    let plan = init("wefact-webhook", &cfg, &v).unwrap();
+    std::fs::write(&cfg, &plan.config_text).unwrap();
+    let c = crosswalk_core::Config::load(&cfg).expect("the written config must parse");
+    crate::App::validate(&c).expect("the written config must validate");
+    assert_eq!(c.links["invoices"].direction, crosswalk_core::config::Direction::LeftToRight, "one-way to the webhook");
+    assert_eq!(c.links["debtors"].triggers.every_minutes, Some(5), "SYNC_INTERVAL is in seconds");
+    assert!(!plan.config_text.contains("\"wk\""), "the API key is not in the config");
+}
