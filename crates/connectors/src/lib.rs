@@ -4,6 +4,7 @@
 //! [`build`] turns a `[connections.NAME]` table into a running connector. It validates the
 //! connector's own settings (purely) and names the key that is wrong.
 
+pub mod frappe;
 pub mod http;
 pub mod memory;
 pub mod twenty;
@@ -18,11 +19,11 @@ use crosswalk_core::config::ConnectionDef;
 use crosswalk_core::{Connector, Secret};
 
 /// Every connection kind this build knows.
-pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook"];
+pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook", "frappe"];
 
 /// Whether a kind needs a secret from the keyring to connect.
 pub fn needs_secret(kind: &str) -> bool {
-    matches!(kind, "twenty" | "wefact")
+    matches!(kind, "twenty" | "wefact" | "frappe")
 }
 
 /// What building a connector may need besides its settings.
@@ -52,6 +53,7 @@ pub fn build(name: &str, def: &ConnectionDef, ctx: &BuildContext) -> Result<Arc<
         "twenty" => twenty::build(name, &def.settings, ctx),
         "wefact" => wefact::build(name, &def.settings, ctx),
         "webhook" => webhook::build(name, &def.settings, ctx),
+        "frappe" => frappe::build(name, &def.settings, ctx),
         other => Err(SettingsError { key: "kind".into(), message: format!("unknown connector kind {other:?}; use one of: {}", KINDS.join(", ")) }),
     }
 }

@@ -22,7 +22,14 @@ pub struct HttpClientBuilder {
     retry: RetryPolicy,
     rate: Option<RateLimit>,
     bearer: Option<Secret>,
+    authorization: Option<Secret>,
+    error_mapper: Option<ErrorMapper>,
+    headers: Vec<(String, String)>,
 }
+
+/// Turns a failed answer into an error: `(status, retry_after_secs, body, what)`. The
+/// default is [`map_status`]; a vendor with its own error shapes (Frappe) passes its own.
+pub type ErrorMapper = fn(u16, Option<u64>, &str, &str) -> ConnectorError;
 
 impl HttpClientBuilder {
     pub fn new(base_url: &str) -> Self {
@@ -32,6 +39,9 @@ impl HttpClientBuilder {
             retry: RetryPolicy::default(),
             rate: None,
             bearer: None,
+            authorization: None,
+            error_mapper: None,
+            headers: vec![],
         }
     }
     pub fn timeout(mut self, t: Duration) -> Self {
@@ -51,6 +61,22 @@ impl HttpClientBuilder {
         self.bearer = Some(token);
         self
     }
+    /// Sends `Authorization: <value>` verbatim (Frappe's `token key:secret`). Wins over
+    /// [`HttpClientBuilder::bearer`].
+    pub fn authorization(mut self, value: Secret) -> Self {
+        self.authorization = Some(value);
+        self
+    }
+    /// Maps failed answers with `f` instead of [`map_status`].
+    pub fn error_mapper(mut self, f: ErrorMapper) -> Self {
+        self.error_mapper = Some(f);
+        self
+    }
+    /// Sends this header with every request (not for secrets: use `authorization`).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
     pub fn build(self) -> Result<HttpClient, ConnectorError> {
         let inner = reqwest::Client::builder()
             .timeout(self.timeout)
@@ -65,6 +91,9 @@ impl HttpClientBuilder {
             retry: self.retry,
             limiter: self.rate.map(|r| Arc::new(RateLimiter::new(r))),
             bearer: self.bearer,
+            authorization: self.authorization,
+            error_mapper: self.error_mapper.unwrap_or(map_status),
+            headers: self.headers,
         })
     }
 }
@@ -109,6 +138,9 @@ pub struct HttpClient {
     retry: RetryPolicy,
     limiter: Option<Arc<RateLimiter>>,
     bearer: Option<Secret>,
+    authorization: Option<Secret>,
+    error_mapper: ErrorMapper,
+    headers: Vec<(String, String)>,
 }
 
 /// One try's failure, before the retry decision.
@@ -167,7 +199,12 @@ impl HttpClient {
         if !req.query.is_empty() {
             rb = rb.query(&req.query);
         }
-        if let Some(token) = &self.bearer {
+        for (k, v) in &self.headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        if let Some(value) = &self.authorization {
+            rb = rb.header(reqwest::header::AUTHORIZATION, value.expose());
+        } else if let Some(token) = &self.bearer {
             rb = rb.bearer_auth(token.expose());
         }
         if let Some(body) = &req.body {
@@ -191,8 +228,10 @@ impl HttpClient {
                 retry_after: None,
             });
         }
-        let error = map_status(status, retry_after.map(|d| d.as_secs()), &text, what);
-        Err(Failure { error, not_processed: status == 429 || status == 503, retry_after })
+        let error = (self.error_mapper)(status, retry_after.map(|d| d.as_secs()), &text, what);
+        // A rate-limit refusal (429, or a vendor's own mapped to RateLimited) did nothing.
+        let not_processed = status == 429 || status == 503 || matches!(error, ConnectorError::RateLimited { .. });
+        Err(Failure { error, not_processed, retry_after })
     }
 
     fn network_failure(&self, e: &reqwest::Error, what: &str) -> Failure {

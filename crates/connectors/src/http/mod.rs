@@ -15,7 +15,7 @@ mod errors;
 mod rate;
 mod retry;
 
-pub use client::{HttpClient, HttpClientBuilder, HttpRequest, USER_AGENT};
+pub use client::{ErrorMapper, HttpClient, HttpClientBuilder, HttpRequest, USER_AGENT};
 pub use errors::{map_status, server_message};
 pub use rate::{RateLimit, RateLimiter};
 pub use retry::{parse_retry_after, RetryPolicy};

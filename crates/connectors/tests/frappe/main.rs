@@ -1,0 +1,1 @@
+//! Frappe connector against the Frappe simulator (filled in below).
