@@ -70,3 +70,10 @@ fn pull_keeps_the_cursor_of_changes_it_did_not_take() {
     seed_holds(45);
     seed_holds(302);
 }
+
+/// Restoring a deleted record (an `ask` deletion answered "restore") whose create reply was
+/// lost: recovery refused the source (still paired with the deleted id) and created it twice.
+#[test]
+fn restored_record_not_duplicated_after_lost_reply() {
+    seed_holds(734);
+}

@@ -1,7 +1,7 @@
 //! `crosswalk-soak`: the randomized sync simulation over many seeds, for release builds.
 //!
 //! ```text
-//! cargo run --release -p crosswalk-e2e --bin crosswalk-soak -- --seeds 100000 [--first 0] [--threads N] [--twenty-every 0]
+//! cargo run --release -p crosswalk-e2e --bin crosswalk-soak -- --seeds 100000 [--first 0] [--threads N] [--twenty-every 0] [--shrink-budget 300] [--max-failures 20]
 //! ```
 //! Prints progress, then the count, the failures (each with a shrunk reproduction and its
 //! `CROSSWALK_SIM_SEED`) and the time. Exit code 1 when any seed failed.
@@ -26,7 +26,7 @@ fn main() {
         // Memory ↔ memory by default: the Twenty seeds are slow (HTTP, retry back-off).
         twenty_every: arg(&args, "--twenty-every").unwrap_or(0),
         threads: arg(&args, "--threads").map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
-        shrink_budget: 300,
+        shrink_budget: arg(&args, "--shrink-budget").unwrap_or(300) as usize,
         max_failures: arg(&args, "--max-failures").unwrap_or(20) as usize,
     };
     println!("soaking {} seeds from {} on {} threads (Twenty every {})", plan.count, plan.first, plan.threads, plan.twenty_every);

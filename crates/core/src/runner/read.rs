@@ -112,6 +112,13 @@ pub(crate) fn recover_intents(link: &LinkRun<'_>, snaps: &Snapshots) -> Result<u
         m
     };
     let mut by_hash = [index(Side::Left), index(Side::Right)];
+    let deletion_conflicts: Vec<_> = link
+        .store
+        .conflicts(Some(name), None)?
+        .into_iter()
+        .filter(|c| c.status != ConflictStatus::Done && matches!(c.conflict.kind, crate::planner::ConflictKind::Deleted(_)))
+        .collect();
+    let deleted_pairs: BTreeSet<(&str, &str)> = deletion_conflicts.iter().map(|c| (c.conflict.left_id.as_str(), c.conflict.right_id.as_str())).collect();
     let mut recovered = 0;
     link.store.transaction(|tx| {
         for intent in &intents {
@@ -129,8 +136,24 @@ pub(crate) fn recover_intents(link: &LinkRun<'_>, snaps: &Snapshots) -> Result<u
                 // A workbook row gets a new key if the crash came before its write-back.
                 by_hash[idx(source)].get_mut(&intent.values_hash).and_then(|v| if v.is_empty() { None } else { Some(v.remove(0).id.clone()) })
             };
+            // Bug found by the simulation (seed 734, `restored_record_not_duplicated_after_lost_reply`):
+            // restoring a deleted record (an `ask` deletion answered "restore") creates it
+            // again while its partner is still paired with the deleted id, so recovery took
+            // the source as "already paired", abandoned the intent and created it twice.
+            // A source paired only with a target record that no longer exists is free.
+            let target_snap = snaps.side(target);
+            let pair_is_stale = |sid: &str| {
+                pairs.iter().any(|p| {
+                    let (src, tgt) = if source == Side::Left { (&p.left_id, &p.right_id) } else { (&p.right_id, &p.left_id) };
+                    // Gone: missing from a full listing, or the subject of an answered
+                    // deletion conflict (an incremental listing can't show it missing).
+                    src == sid
+                        && !target_snap.records.iter().any(|r| &r.id == tgt)
+                        && (target_snap.complete || deleted_pairs.contains(&(p.left_id.as_str(), p.right_id.as_str())))
+                })
+            };
             match source_id {
-                Some(sid) if !paired[idx(source)].contains(sid.as_str()) => {
+                Some(sid) if !paired[idx(source)].contains(sid.as_str()) || pair_is_stale(&sid) => {
                     let (l, r) = match target {
                         Side::Left => (made.id.clone(), sid),
                         Side::Right => (sid, made.id.clone()),
