@@ -6,10 +6,12 @@
 //! default, stops when the handle is dropped, and offers test hooks (seed data, edit as a
 //! user, read back, request counters, fault switches).
 
+pub mod frappe;
 pub mod twenty;
 pub mod webhook_receiver;
 pub mod wefact;
 
+pub use frappe::{FrappeCounters, FrappeSim, FrappeSimHandle, FrappeSimOptions};
 pub use twenty::{SeedIds, SimCounters, SimFault, TwentySim, TwentySimHandle, TwentySimOptions};
 pub use webhook_receiver::{verify_hex_signature, Received, ReceiverFault, WebhookReceiver, WebhookReceiverHandle, WebhookReceiverOptions};
 pub use wefact::{WeFactCounters, WeFactSim, WeFactSimHandle, WeFactSimOptions};

@@ -32,6 +32,8 @@ enum Command {
     Wefact(WeFactArgs),
     /// A webhook receiver (like a Zapier catch hook) that records what it gets.
     Webhook(WebhookArgs),
+    /// A Frappe v15 / ERPNext site (REST at http://127.0.0.1:PORT/api/resource/...).
+    Frappe(FrappeArgs),
     /// Every simulator a preset needs, with sample data; writes the preset's .env file.
     For(ForArgs),
 }
@@ -86,6 +88,41 @@ async fn start_wefact(a: &WeFactArgs) -> anyhow::Result<crosswalk_simulators::We
         .await
         .with_context(|| format!("while starting the WeFact simulator on port {}", a.port))?;
     sim.seed(a.records, a.records * 2);
+    Ok(sim)
+}
+
+#[derive(Args, Clone)]
+struct FrappeArgs {
+    /// Port on 127.0.0.1 (0 = any free port; the address is printed).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// The API key the site accepts (`Authorization: token KEY:SECRET`).
+    #[arg(long, default_value = "frappe-sim-key")]
+    api_key: String,
+    /// The API secret the site accepts.
+    #[arg(long, default_value = "frappe-sim-secret")]
+    api_secret: String,
+    /// Sample customers; half as many items and a fifth as many sales orders come with them.
+    #[arg(long, default_value_t = 100)]
+    records: usize,
+    /// First number of the naming series (CUST-0001 vs CUST-1001 on a second site).
+    #[arg(long, default_value_t = 1)]
+    series_start: u64,
+    /// POST signed webhooks for every document change to this URL.
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// The webhook secret (signs X-Frappe-Webhook-Signature).
+    #[arg(long, default_value = "frappe-sim-webhook-secret")]
+    webhook_secret: String,
+}
+
+async fn start_frappe(a: &FrappeArgs) -> anyhow::Result<crosswalk_simulators::FrappeSimHandle> {
+    let opts = crosswalk_simulators::FrappeSimOptions { port: a.port, api_key: a.api_key.clone(), api_secret: a.api_secret.clone(), series_start: a.series_start, ..Default::default() };
+    let sim = crosswalk_simulators::FrappeSim::try_spawn(opts).await.with_context(|| format!("while starting the Frappe simulator on port {}", a.port))?;
+    sim.seed(a.records, a.records / 2, a.records / 5);
+    if let Some(url) = &a.webhook_url {
+        sim.register_webhook(url, &a.webhook_secret, &[]);
+    }
     Ok(sim)
 }
 
@@ -148,7 +185,33 @@ async fn main() -> anyhow::Result<()> {
             _others.push(Box::new(r));
             vec![]
         }
+        Command::Frappe(a) => {
+            let sim = start_frappe(&a).await?;
+            println!("Frappe simulator at {} (token {}:{}); {} customers, {} items, {} sales orders", sim.base_url, sim.api_key, sim.api_secret, sim.count("Customer"), sim.count("Item"), sim.count("Sales Order"));
+            println!("Try: curl -H 'Authorization: token {}' '{}/api/resource/Customer?limit_page_length=2'", sim.secret(), sim.base_url);
+            _others.push(Box::new(sim));
+            vec![]
+        }
         Command::For(f) => match f.preset.as_str() {
+            "erpnext-erpnext" => {
+                let base = FrappeArgs { port: 0, api_key: String::new(), api_secret: String::new(), records: f.records, series_start: 1, webhook_url: None, webhook_secret: String::new() };
+                let cloud = start_frappe(&FrappeArgs { api_key: "cloud-key".into(), api_secret: "cloud-secret".into(), ..base.clone() }).await?;
+                let local = start_frappe(&FrappeArgs { api_key: "local-key".into(), api_secret: "local-secret".into(), records: 0, series_start: 1001, ..base }).await?;
+                let secret = "erpnext-sim-webhook-secret";
+                let env = format!(
+                    "CLOUD_ERP_URL={}\nCLOUD_API_KEY={}\nCLOUD_API_SECRET={}\nLOCAL_ERP_URL={}\nLOCAL_API_KEY={}\nLOCAL_API_SECRET={}\nWEBHOOK_HOST=127.0.0.1\nWEBHOOK_PORT=8765\nWEBHOOK_SECRET={secret}\nCONFLICT_RESOLUTION=manual\n",
+                    cloud.base_url, cloud.api_key, cloud.api_secret, local.base_url, local.api_key, local.api_secret
+                );
+                // The erpnext-erpnext preset's connections are `cloud` and `local`; `crosswalk
+                // watch` listens on WEBHOOK_PORT at /webhooks/{connection}.
+                cloud.register_webhook("http://127.0.0.1:8765/webhooks/cloud", secret, &[]);
+                local.register_webhook("http://127.0.0.1:8765/webhooks/local", secret, &[]);
+                std::fs::write(&f.env_out, env).with_context(|| format!("while writing {}", f.env_out.display()))?;
+                println!("Frappe cloud site at {}, local site at {}; wrote {}", cloud.base_url, local.base_url, f.env_out.display());
+                _others.push(Box::new(cloud));
+                _others.push(Box::new(local));
+                vec![]
+            }
             "wefact-webhook" => {
                 let sim = start_wefact(&WeFactArgs { port: 0, api_key: "wefact-sim-key".into(), records: f.records }).await?;
                 let r = start_webhook(&WebhookArgs { port: 0 }).await?;
@@ -173,7 +236,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("Twenty simulator at {}; wrote {}", sim.base_url, f.env_out.display());
                 vec![sim]
             }
-            other => anyhow::bail!("no simulators for preset {other:?} yet; known: twenty-excel, wefact-webhook"),
+            other => anyhow::bail!("no simulators for preset {other:?} yet; known: twenty-excel, wefact-webhook, erpnext-erpnext"),
         },
     };
     println!("Serving until Ctrl-C.");
