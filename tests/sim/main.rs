@@ -77,3 +77,10 @@ fn pull_keeps_the_cursor_of_changes_it_did_not_take() {
 fn restored_record_not_duplicated_after_lost_reply() {
     seed_holds(734);
 }
+
+/// An `ask` answer was applied although a side changed the field again after the person
+/// answered, silently overwriting that later edit.
+#[test]
+fn stale_answer_does_not_overwrite_a_later_edit() {
+    seed_holds(867);
+}

@@ -152,7 +152,26 @@ async fn run_inner(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progres
     read::fetch_references(link, &mut snaps).await?;
 
     let pairs = link.store.pairs(name)?;
-    let pending = link.store.pending_resolutions(name)?;
+    let mut pending = link.store.pending_resolutions(name)?;
+    // Bug found by the simulation (seed 867, `stale_answer_does_not_overwrite_a_later_edit`):
+    // an answer was applied even when a side had changed the field again after the person
+    // chose, silently overwriting that later edit. An answer only holds for the values the
+    // person saw; if either side moved on, the conflict is asked again with the new values.
+    let mut stale = vec![];
+    for (id, r) in &pending {
+        let Some(i) = link.spec.def.fields.iter().position(|f| f.left == r.field) else { continue };
+        let Some(row) = link.store.conflict(*id)? else { continue };
+        let moved = |side: Side, rid: &str, seen: &crate::value::Value| {
+            snaps.side(side).records.iter().find(|rec| rec.id == rid).is_some_and(|rec| planner::to_link(link.spec, side, i, rec).ok().as_ref() != Some(seen))
+        };
+        if moved(Side::Left, &r.left_id, &row.conflict.left) || moved(Side::Right, &r.right_id, &row.conflict.right) {
+            stale.push(*id);
+        }
+    }
+    for id in &stale {
+        link.store.reopen_conflict(*id)?;
+    }
+    pending.retain(|(id, _)| !stale.contains(id));
     let resolutions: Vec<_> = pending.iter().map(|(_, r)| r.clone()).collect();
     let mut spec = link.spec.clone();
     if opts.allow_mass_delete {

@@ -150,6 +150,12 @@ impl Store {
             .collect())
     }
 
+    /// Puts an answered conflict back to `open` (its values changed after the answer).
+    pub fn reopen_conflict(&self, id: i64) -> Result<()> {
+        self.conn().execute("UPDATE conflicts SET status = 'open', resolution = NULL, resolved_at = NULL WHERE id = ?1 AND status = 'resolved'", params![id])?;
+        Ok(())
+    }
+
     pub fn close_conflicts_tx(tx: &Transaction<'_>, ids: &[i64]) -> Result<()> {
         for id in ids {
             tx.execute("UPDATE conflicts SET status = 'done' WHERE id = ?1", params![id])?;
