@@ -24,6 +24,8 @@ pub const FRESH_SITE_TIME_ZONE: &str = "Asia/Kolkata";
 #[derive(Debug)]
 pub struct FrappeClient {
     http: HttpClient,
+    /// No API key could be found: every request answers Auth with what to do.
+    missing_key: bool,
     pub config: FrappeConfig,
     connection: String,
     metas: Mutex<HashMap<String, DocMeta>>,
@@ -69,10 +71,16 @@ impl FrappeClient {
         if let Some(site) = &config.site_name {
             b = b.header("X-Frappe-Site-Name", site);
         }
-        Ok(FrappeClient { http: b.build()?, config, connection: connection.to_string(), metas: Mutex::new(HashMap::new()), time_zone: Mutex::new(None) })
+        Ok(FrappeClient { missing_key: api_key.is_empty(), http: b.build()?, config, connection: connection.to_string(), metas: Mutex::new(HashMap::new()), time_zone: Mutex::new(None) })
     }
 
     pub async fn send(&self, req: HttpRequest) -> Result<Json, ConnectorError> {
+        if self.missing_key {
+            return Err(ConnectorError::Auth(format!(
+                "connection {}: the stored secret must be `api_key:api_secret` (User → Settings → API Access → Generate Keys); run `crosswalk login {}`",
+                self.connection, self.connection
+            )));
+        }
         self.http.send(&req).await.map_err(|e| match e {
             ConnectorError::Auth(m) => ConnectorError::Auth(format!("connection {}: {m}", self.connection)),
             other => other,

@@ -59,10 +59,9 @@ pub fn build(name: &str, settings: &toml::Table, ctx: &BuildContext) -> Result<A
         key: "api_key".into(),
         message: format!("connection {name} has no API secret; run `crosswalk login {name}` with `api_key:api_secret` (User → Settings → API Access → Generate Keys)"),
     })?;
-    let (key, sec) = split_secret(secret.expose(), config.api_key.as_deref()).ok_or_else(|| SettingsError {
-        key: "api_key".into(),
-        message: format!("connection {name}: the secret must be `api_key:api_secret`, or set api_key in the settings and keep only the secret in the keyring"),
-    })?;
+    // A secret without the key is reported on first use (Auth), not at build time, so a
+    // config validates before `crosswalk login` stored the real `key:secret`.
+    let (key, sec) = split_secret(secret.expose(), config.api_key.as_deref()).unwrap_or_default();
     let c = FrappeConnector::new(name, config, &key, &Secret::new(sec)).map_err(|e| SettingsError { key: "url".into(), message: e.to_string() })?;
     Ok(Arc::new(c))
 }

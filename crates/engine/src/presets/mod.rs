@@ -4,6 +4,7 @@
 //! (so `--env-file` can point at the `.env` a user already has), else the caller asks for
 //! it. Secrets are returned separately, for the OS keyring — never written to the config.
 
+mod erpnext_erpnext;
 mod twenty_excel;
 mod wefact_webhook;
 
@@ -15,7 +16,7 @@ use crosswalk_core::Secret;
 use crate::error::AppError;
 
 /// Presets this build can set up.
-pub const PRESETS: &[&str] = &["twenty-excel", "wefact-webhook"];
+pub const PRESETS: &[&str] = &["twenty-excel", "wefact-webhook", "erpnext-erpnext"];
 
 /// Where values come from, highest priority first: flags, the env file, the environment.
 #[derive(Clone, Debug, Default)]
@@ -62,6 +63,7 @@ pub fn init(preset: &str, config_path: &Path, values: &Values) -> Result<InitPla
     match preset {
         "twenty-excel" => twenty_excel::init(config_path, values),
         "wefact-webhook" => wefact_webhook::init(config_path, values),
+        "erpnext-erpnext" => erpnext_erpnext::init(config_path, values),
         other => Err(AppError::new(
             crate::ErrorCode::BadInput,
             format!("unknown preset {other:?}; presets: {}", PRESETS.join(", ")),
