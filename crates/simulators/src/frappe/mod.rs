@@ -95,12 +95,15 @@ struct WebhookTarget {
     doctypes: Vec<String>,
 }
 
+/// `(status, count)` faults, `(retry_after, count)` forced throttles, latency.
+type Faults = (Vec<(u16, u64)>, Vec<(Duration, u64)>, Duration);
+
 struct Shared {
     opts: FrappeSimOptions,
     store: Mutex<store::Store>,
     counters: Mutex<FrappeCounters>,
     /// `(status, count)` faults, then `(retry_after, count)` forced throttles, latency.
-    faults: Mutex<(Vec<(u16, u64)>, Vec<(Duration, u64)>, Duration)>,
+    faults: Mutex<Faults>,
     window: Mutex<(Instant, u32)>,
     webhooks: Mutex<Vec<WebhookTarget>>,
     http: reqwest::Client,
