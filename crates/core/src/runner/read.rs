@@ -58,7 +58,9 @@ pub(crate) async fn read_sides(link: &LinkRun<'_>, opts: &RunOptions, progress: 
 async fn list_side(link: &LinkRun<'_>, side: Side, since: Option<String>, progress: &dyn Progress) -> Result<(Snapshot, Option<String>), RunError> {
     let conn = link.conn(side);
     let object = link.object(side).to_string();
-    let mut snap = Snapshot { records: vec![], complete: since.is_none() };
+    // Only a full listing of a system that shows deletions proves a missing record is gone:
+    // a write-only target (a webhook) lists nothing and must never look emptied.
+    let mut snap = Snapshot { records: vec![], complete: since.is_none() && conn.capabilities().deletes_visible };
     let mut page = None;
     let mut cursor = None;
     loop {
