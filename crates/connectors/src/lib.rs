@@ -6,6 +6,7 @@
 
 pub mod frappe;
 pub mod http;
+pub mod jalali;
 pub mod memory;
 pub mod twenty;
 pub mod webhook;
