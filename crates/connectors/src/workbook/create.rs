@@ -66,7 +66,8 @@ pub fn new_workbook(file: &str, sheets: &[NewSheet], header_row: u32) -> Result<
             }
             ws.write_string(r, key_col, key).map_err(|e| xerr(file, e))?;
         }
-        let last_row = (h + sheet.rows.len() as u32).max(h + 1);
+        // The filter covers the header and the rows; write-back extends it over appended rows.
+        let last_row = h + sheet.rows.len() as u32;
         for (c, name) in sheet.columns.iter().enumerate() {
             let c16 = c as u16;
             let is_date = sheet.cfg.date_columns.contains(name);

@@ -353,6 +353,9 @@ pub fn edit_sheet(xml: &[u8], edits: &SheetEdits, styles: &StyleInfo, date1904: 
     let mut in_data = false;
     let mut cols_done = edits.hide_col.is_none();
     let mut next_row = 0u32;
+    // The used range's last row before this write (from <dimension>): a filter that
+    // reached it is extended over appended rows, so new rows are filterable too.
+    let mut old_last_row: Option<u32> = None;
     loop {
         let s = base + reader.buffer_position() as usize;
         let ev = reader.read_event().map_err(|e| format!("XML error at byte {s}: {e}"))?;
@@ -360,6 +363,17 @@ pub fn edit_sheet(xml: &[u8], edits: &SheetEdits, styles: &StyleInfo, date1904: 
         let copy = |ed: &mut Editor| ed.out.extend_from_slice(&xml[s..e_]);
         match ev {
             Event::Eof => break,
+            Event::Empty(ref e) | Event::Start(ref e) if !in_data && local(e.name().as_ref()) == b"autoFilter" => {
+                let raw = String::from_utf8_lossy(&xml[s..e_]).into_owned();
+                let extended = attr(e, b"ref").and_then(|old| {
+                    let mut parts = old.split(':');
+                    let a = parts.next().and_then(parse_ref)?;
+                    let b = parts.next().and_then(parse_ref).unwrap_or(a);
+                    let grow_to = max_row.filter(|m| *m > b.1)?;
+                    (Some(b.1) == old_last_row).then(|| raw.replacen(&format!("ref=\"{old}\""), &format!("ref=\"{}:{}\"", cell_ref(a.0, a.1), cell_ref(b.0, grow_to)), 1))
+                });
+                ed.out.extend_from_slice(extended.unwrap_or(raw).as_bytes());
+            }
             Event::Empty(e) if !in_data && local(e.name().as_ref()) == b"dimension" => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 let old = attr(&e, b"ref").unwrap_or_else(|| "A1".into());
@@ -368,6 +382,7 @@ pub fn edit_sheet(xml: &[u8], edits: &SheetEdits, styles: &StyleInfo, date1904: 
                 let b = parts.next().and_then(parse_ref).unwrap_or(a);
                 let end_c = b.0.max(max_col.unwrap_or(0)).max(edits.hide_col.unwrap_or(0));
                 let end_r = b.1.max(max_row.unwrap_or(0));
+                old_last_row = Some(b.1);
                 let new = format!("{}:{}", cell_ref(a.0.min(end_c), a.1.min(end_r)), cell_ref(end_c, end_r));
                 ed.out.extend_from_slice(format!("<{name} ref=\"{new}\"/>").as_bytes());
             }

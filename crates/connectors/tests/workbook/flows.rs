@@ -141,3 +141,28 @@ async fn example_connection_settings_load() {
     let schema = c.describe().await.unwrap();
     assert_eq!(schema[0].field("revenue").unwrap().field_type, FieldType::Decimal, "declared types show in describe");
 }
+
+/// Regression: rows appended by a write-back (and a sheet added to an existing workbook)
+/// were left outside the autofilter, so the user's filter didn't see them.
+#[tokio::test]
+async fn appended_rows_stay_inside_the_filter() {
+    let env = Env::new();
+    let path = env.path("Book.xlsx");
+    let c = env.connector("Book.xlsx", &format!("{SETTINGS}\n[sheets.People]\ncolumns = [\"id\", \"name\"]\n"));
+    c.create("Companies", vec![f(&[("name", Value::text("A"))]), f(&[("name", Value::text("B"))])]).await.unwrap();
+    c.flush().await.unwrap();
+    let filter_ref = |sheet_part: &str| -> String {
+        let xml = String::from_utf8(parts(&path)[sheet_part].0.clone()).unwrap();
+        let at = xml.find("<autoFilter").expect("the sheet has a filter");
+        let rest = &xml[at..];
+        let r = rest.find("ref=\"").unwrap() + 5;
+        rest[r..r + rest[r..].find('"').unwrap()].to_string()
+    };
+    assert_eq!(filter_ref("xl/worksheets/sheet1.xml"), "A1:D3", "a new sheet's filter covers header and rows");
+    c.create("Companies", vec![f(&[("name", Value::text("C"))]), f(&[("name", Value::text("D"))])]).await.unwrap();
+    c.create("People", vec![f(&[("name", Value::text("P1"))]), f(&[("name", Value::text("P2"))]), f(&[("name", Value::text("P3"))])]).await.unwrap();
+    c.flush().await.unwrap();
+    assert_eq!(filter_ref("xl/worksheets/sheet1.xml"), "A1:D5", "appended rows are inside the filter");
+    let people = parts(&path).keys().filter(|k| k.starts_with("xl/worksheets/sheet") && *k != "xl/worksheets/sheet1.xml").cloned().next().unwrap();
+    assert_eq!(filter_ref(&people), "A1:B4", "a sheet added to an existing workbook filters all its rows");
+}
