@@ -8,6 +8,7 @@ pub mod frappe;
 pub mod http;
 pub mod jalali;
 pub mod memory;
+pub mod payamgostar;
 pub mod twenty;
 pub mod webhook;
 pub mod wefact;
@@ -20,11 +21,11 @@ use crosswalk_core::config::ConnectionDef;
 use crosswalk_core::{Connector, Secret};
 
 /// Every connection kind this build knows.
-pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook", "frappe"];
+pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook", "frappe", "payamgostar"];
 
 /// Whether a kind needs a secret from the keyring to connect.
 pub fn needs_secret(kind: &str) -> bool {
-    matches!(kind, "twenty" | "wefact" | "frappe")
+    matches!(kind, "twenty" | "wefact" | "frappe" | "payamgostar")
 }
 
 /// What building a connector may need besides its settings.
@@ -55,6 +56,7 @@ pub fn build(name: &str, def: &ConnectionDef, ctx: &BuildContext) -> Result<Arc<
         "wefact" => wefact::build(name, &def.settings, ctx),
         "webhook" => webhook::build(name, &def.settings, ctx),
         "frappe" => frappe::build(name, &def.settings, ctx),
+        "payamgostar" => payamgostar::build(name, &def.settings, ctx),
         other => Err(SettingsError { key: "kind".into(), message: format!("unknown connector kind {other:?}; use one of: {}", KINDS.join(", ")) }),
     }
 }

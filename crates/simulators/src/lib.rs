@@ -7,10 +7,12 @@
 //! user, read back, request counters, fault switches).
 
 pub mod frappe;
+pub mod payamgostar;
 pub mod twenty;
 pub mod webhook_receiver;
 pub mod wefact;
 
+pub use payamgostar::{PayamgostarCounters, PayamgostarSim, PayamgostarSimHandle, PayamgostarSimOptions};
 pub use frappe::{FrappeCounters, FrappeSim, FrappeSimHandle, FrappeSimOptions};
 pub use twenty::{SeedIds, SimCounters, SimFault, TwentySim, TwentySimHandle, TwentySimOptions};
 pub use webhook_receiver::{verify_hex_signature, Received, ReceiverFault, WebhookReceiver, WebhookReceiverHandle, WebhookReceiverOptions};
