@@ -240,6 +240,15 @@ impl App {
             let spec = self.prepare(link).await?;
             let left = self.connection(&spec.def.left.connection)?;
             let right = self.connection(&spec.def.right.connection)?;
+            // Two Frappe sites: link fields are translated through the masters' pairs.
+            let (left, right) = if crate::translate::applies(&self.config, &spec.def) {
+                let find = |objs: Vec<ObjectSchema>, o: &str| objs.into_iter().find(|s| s.name == o);
+                let ls = find(self.describe(&spec.def.left.connection).await?, &spec.def.left.object);
+                let rs = find(self.describe(&spec.def.right.connection).await?, &spec.def.right.object);
+                crate::translate::wrap(&self.config, link, &spec.def, left, right, ls.as_ref(), rs.as_ref(), self.store.clone())
+            } else {
+                (left, right)
+            };
             let run = LinkRun {
                 spec: &spec,
                 left,

@@ -12,6 +12,7 @@ pub mod paths;
 pub mod presets;
 pub mod secrets;
 pub mod setup;
+pub mod translate;
 pub mod watch;
 pub mod webhooks;
 

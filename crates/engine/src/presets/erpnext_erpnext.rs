@@ -9,9 +9,9 @@
 //! - Excluded fields (never mapped): `name`, `owner`, `creation`, `modified`,
 //!   `modified_by`, `docstatus`, `idx`, and child rows' `name`/`parent`/`idx`.
 //! - **Link translation**: a Sales Order's `customer` and its rows' `item_code` hold names
-//!   of the *source* site. Until the engine translates link fields through the pair tables
-//!   (see `crosswalk_connectors::frappe::links`), copying them would point at the wrong
-//!   document, so the document links are written commented out.
+//!   of the *source* site; the engine translates them through the masters' pairs
+//!   (`crate::translate`), so a Sales Order on the local site points at the local
+//!   customer. A document whose customer/item isn't synced yet waits and says why.
 
 use std::path::Path;
 
@@ -85,10 +85,10 @@ pub fn init(_config_path: &Path, v: &Values) -> Result<InitPlan, AppError> {
         text += "\n";
         text += &link(spec, conflict);
     }
-    text += "\n# Documents: their link fields (customer, supplier, items[].item_code) must be translated\n# between the sites' names through the masters' pairs. Uncomment once the engine does\n# that (crosswalk_connectors::frappe::links); copying them untranslated would point a\n# Sales Order at another site's customer.\n";
+    text += "\n# Documents: their link fields (customer, supplier, items[].item_code) are translated\n# between the sites' names through the masters' pairs; a document whose customer or item\n# isn't synced yet waits for the master's link and says why.\n";
     for spec in DOCUMENTS {
         text += "\n";
-        text += &link(spec, conflict).lines().map(|l| format!("# {l}\n")).collect::<String>();
+        text += &link(spec, conflict);
     }
     let secret = |key: &str, var: &str| v.get(var).map(|s| crosswalk_core::Secret::new(format!("{key}:{s}")));
     Ok(InitPlan {
@@ -126,6 +126,8 @@ mod tests {
         crate::App::validate(&c).expect("the written config must validate");
         assert_eq!(c.links["01_customer"].conflict, crosswalk_core::config::ConflictPolicy::Ask, "manual maps to ask");
         assert!(c.links.keys().next().is_some_and(|k| k == "01_customer"), "masters come first in name order");
+        let names: Vec<&str> = c.links.keys().map(String::as_str).collect();
+        assert_eq!(names, ["01_customer", "02_supplier", "03_item", "10_sales_order", "11_purchase_order"], "documents after their masters");
         assert!(!plan.config_text.contains("\"cs\"") && !plan.config_text.contains("\"ck\"") && !plan.config_text.contains("\"ws\""), "keys and secrets are not in the config");
         assert_eq!(plan.secrets[0].value.as_ref().map(|s| s.expose()), Some("ck:cs"), "the keyring holds key:secret");
     }
