@@ -9,6 +9,7 @@ pub mod http;
 pub mod jalali;
 pub mod memory;
 pub mod payamgostar;
+pub mod siagh;
 pub mod twenty;
 pub mod webhook;
 pub mod wefact;
@@ -21,11 +22,11 @@ use crosswalk_core::config::ConnectionDef;
 use crosswalk_core::{Connector, Secret};
 
 /// Every connection kind this build knows.
-pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook", "frappe", "payamgostar"];
+pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook", "frappe", "payamgostar", "siagh"];
 
 /// Whether a kind needs a secret from the keyring to connect.
 pub fn needs_secret(kind: &str) -> bool {
-    matches!(kind, "twenty" | "wefact" | "frappe" | "payamgostar")
+    matches!(kind, "twenty" | "wefact" | "frappe" | "payamgostar" | "siagh")
 }
 
 /// What building a connector may need besides its settings.
@@ -57,6 +58,7 @@ pub fn build(name: &str, def: &ConnectionDef, ctx: &BuildContext) -> Result<Arc<
         "webhook" => webhook::build(name, &def.settings, ctx),
         "frappe" => frappe::build(name, &def.settings, ctx),
         "payamgostar" => payamgostar::build(name, &def.settings, ctx),
+        "siagh" => siagh::build(name, &def.settings, ctx),
         other => Err(SettingsError { key: "kind".into(), message: format!("unknown connector kind {other:?}; use one of: {}", KINDS.join(", ")) }),
     }
 }

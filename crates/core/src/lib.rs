@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod connector;
+pub mod md5;
 pub mod secret;
 pub mod store;
 pub mod planner;

@@ -8,10 +8,12 @@
 
 pub mod frappe;
 pub mod payamgostar;
+pub mod siagh;
 pub mod twenty;
 pub mod webhook_receiver;
 pub mod wefact;
 
+pub use siagh::{SavedPreInvoice, SiaghCounters, SiaghSim, SiaghSimHandle, SiaghSimOptions};
 pub use payamgostar::{PayamgostarCounters, PayamgostarSim, PayamgostarSimHandle, PayamgostarSimOptions};
 pub use frappe::{FrappeCounters, FrappeSim, FrappeSimHandle, FrappeSimOptions};
 pub use twenty::{SeedIds, SimCounters, SimFault, TwentySim, TwentySimHandle, TwentySimOptions};

@@ -117,3 +117,89 @@ async fn payamgostar_creates_updates_and_deletes() {
     assert!(matches!(del[1], Err(ConnectorError::NotFound(_))), "a missing id is reported per record");
     assert_eq!(sim.count("person"), 0, "nothing left behind");
 }
+
+// ---------------------------------------------------------------- Siagh
+
+use crosswalk_connectors::siagh::{SiaghConfig, SiaghConnector};
+use crosswalk_simulators::{SiaghSim, SiaghSimHandle, SiaghSimOptions};
+
+async fn siagh_sim(ttl: Duration) -> SiaghSimHandle {
+    SiaghSim::spawn(SiaghSimOptions { session_ttl: ttl, ..SiaghSimOptions::default() }).await
+}
+
+fn siagh(sim: &SiaghSimHandle) -> SiaghConnector {
+    let mut cfg = SiaghConfig::new(&sim.base_url, &sim.username);
+    cfg.max_attempts = 2;
+    SiaghConnector::new(cfg, Secret::new(sim.password.clone())).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn siagh_logs_in_with_the_md5_password_and_again_when_the_session_ends() {
+    let sim = siagh_sim(Duration::from_secs(3600)).await;
+    let c = siagh(&sim);
+    let id = c.health().await.expect("LoginUser with the upper-case MD5 of the password is accepted");
+    assert!(id.details.iter().any(|(k, v)| k == "fiscal_year" && v == "1404"), "health shows the fiscal year from the login: {:?}", id.details);
+    assert_eq!(sim.counters().logins, 1, "one login");
+    sim.end_sessions();
+    let all = c.list(ListRequest { object: "contacts".into(), ..Default::default() }).await.expect("an ended session is answered by a new login");
+    assert!(all.records.is_empty(), "no contacts yet");
+    assert_eq!((sim.counters().logins, sim.counters().session_refused), (2, 1), "one refusal, one re-login, then the call succeeds");
+    let bad = SiaghConnector::new(SiaghConfig::new(&sim.base_url, &sim.username), Secret::new("wrong")).unwrap();
+    let e = bad.health().await.unwrap_err();
+    assert!(matches!(&e, ConnectorError::Auth(m) if m.contains("اشتباه") && m.contains("error (ErrError")), "a refused login shows Siagh's Persian words after an English summary: {e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn siagh_session_expiry_by_time_is_handled_too() {
+    let sim = siagh_sim(Duration::from_millis(300)).await;
+    let c = siagh(&sim);
+    c.health().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    c.list(ListRequest { object: "contacts".into(), ..Default::default() }).await.expect("a session that timed out is renewed");
+    assert_eq!(sim.counters().logins, 2, "logged in again after the session ended");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn siagh_contacts_are_listed_found_created_and_updated() {
+    let sim = siagh_sim(Duration::from_secs(3600)).await;
+    for i in 0..30 {
+        sim.insert_contact(json!({"Name": format!("مشتری {i}"), "TelNo": format!("0912000{i:04}")}));
+    }
+    let c = siagh(&sim);
+    let all = list_all(&c, "contacts").await;
+    assert_eq!(all.len(), 30, "GetAll returns every contact in one page");
+    assert_eq!(all[0].id, "10001", "the contact's Code is its id");
+    let hit = c.find("contacts", "TelNo", &[Value::text("۰۹۱۲۰۰۰۰۰۰۷")]).await.unwrap();
+    assert_eq!(hit.len(), 1, "a phone number typed in Persian digits finds the contact");
+    assert_eq!(hit[0].get("Name"), &Value::text("مشتری 7"), "the right contact");
+    let made = c.create("contacts", vec![fields(&[("Name", Value::text("شرکت آلفا")), ("TelNo", Value::text("02188776655"))])]).await.unwrap();
+    let made = made[0].as_ref().expect("a contact with a name is saved through SaveFormData");
+    assert_eq!(made.get("TelNo"), &Value::text("02188776655"), "read back through GetAll");
+    assert_eq!(sim.counters().saves.get("2BFDA"), Some(&1), "saved with the documented contact form id");
+    let upd = c.update("contacts", vec![RecordPatch { id: made.id.clone(), fields: fields(&[("Email", Value::text("info@alpha.ir"))]) }]).await.unwrap();
+    assert_eq!(upd[0].as_ref().unwrap().get("Email"), &Value::text("info@alpha.ir"), "an update names the contact by its code control");
+    let refused = c.create("contacts", vec![fields(&[("TelNo", Value::text("0912"))])]).await.unwrap();
+    let e = refused[0].as_ref().unwrap_err();
+    assert!(matches!(e, ConnectorError::Invalid(m) if m.contains("error (ErrError, code 1201): نام مخاطب الزامی است")), "Siagh's Persian refusal is shown as is, after an English summary: {e}");
+    let del = c.delete("contacts", vec![made.id.clone()]).await.unwrap();
+    assert!(matches!(del[0], Err(ConnectorError::Unsupported(_))), "Siagh documents no delete");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn siagh_pre_invoices_carry_jalali_dates_customer_codes_and_lines() {
+    let sim = siagh_sim(Duration::from_secs(3600)).await;
+    let customer = sim.insert_contact(json!({"Name": "مشتری"}));
+    let c = siagh(&sim);
+    let lines = r#"[{"ProductCode":"P-1","Quantity":2,"UnitPrice":150000},{"ProductCode":"P-2","Quantity":1,"UnitPrice":90000}]"#;
+    let date = Value::Date(chrono::NaiveDate::from_ymd_opt(2025, 11, 25).unwrap());
+    let r = c.create("pre_invoices", vec![fields(&[("CustomerCode", Value::text(customer.clone())), ("Date", date), ("lines", Value::text(lines))])]).await.unwrap();
+    let saved = r[0].as_ref().expect("the pre-invoice is saved");
+    assert_eq!(saved.id, "PF-1", "the id is Siagh's ReturnCode");
+    let pf = &sim.pre_invoices()[0];
+    assert_eq!(pf.header.get("ord_preinvoice.date").map(String::as_str), Some("1404/09/04"), "2025-11-25 goes as the Jalali 1404/09/04");
+    assert_eq!(pf.header.get("ord_preinvoice.salmali").map(String::as_str), Some("1404"), "the fiscal year follows the Jalali date");
+    assert_eq!(pf.header.get("ord_preinvoice.customercode"), Some(&customer), "the customer code goes in its control");
+    assert_eq!(pf.rows, vec![json!({"ItemCode":"P-1","Qty":2,"Price":150000}), json!({"ItemCode":"P-2","Qty":1,"Price":90000})], "lines become dataRows with the configured keys");
+    let r = c.create("pre_invoices", vec![fields(&[("CustomerCode", Value::text("999")), ("Date", Value::text("1404/09/04")), ("lines", Value::text(lines))])]).await.unwrap();
+    assert!(matches!(&r[0], Err(ConnectorError::Invalid(m)) if m.contains("یافت نشد") && m.contains("error (ErrError")), "an unknown customer is refused in Siagh's words: {:?}", r[0]);
+}
