@@ -7,6 +7,9 @@
 //! crosswalk-sim wefact --port 3100 --api-key KEY --records 300
 //! crosswalk-sim webhook --port 3200
 //! crosswalk-sim for wefact-webhook --env-out sim.env --records 300
+//! crosswalk-sim payamgostar --port 3300
+//! crosswalk-sim siagh --port 3400 --records 100
+//! crosswalk-sim for siagh-payamgostar --env-out sim.env --records 1000
 //! ```
 
 use std::path::PathBuf;
@@ -34,6 +37,10 @@ enum Command {
     Webhook(WebhookArgs),
     /// A Frappe v15 / ERPNext site (REST at http://127.0.0.1:PORT/api/resource/...).
     Frappe(FrappeArgs),
+    /// A Payamgostar CRM (POST http://127.0.0.1:PORT/api/v2/auth/login, then Bearer).
+    Payamgostar(IranArgs),
+    /// A Siagh finance server (POST http://127.0.0.1:PORT/GeneralApi/LoginUser, then SessionId).
+    Siagh(IranArgs),
     /// Every simulator a preset needs, with sample data; writes the preset's .env file.
     For(ForArgs),
 }
@@ -130,9 +137,37 @@ async fn start_webhook(a: &WebhookArgs) -> anyhow::Result<crosswalk_simulators::
     WebhookReceiver::try_spawn(WebhookReceiverOptions { port: a.port, ..WebhookReceiverOptions::default() }).await.with_context(|| format!("while starting the webhook receiver on port {}", a.port))
 }
 
+#[derive(Args, Clone)]
+struct IranArgs {
+    /// Port on 127.0.0.1 (0 = any free port; the address is printed).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// The username the simulator accepts.
+    #[arg(long)]
+    username: Option<String>,
+    /// The password the simulator accepts.
+    #[arg(long)]
+    password: Option<String>,
+    /// Sample customers (Siagh contacts or Payamgostar persons) to create.
+    #[arg(long, default_value_t = 100)]
+    records: usize,
+}
+
+async fn start_payamgostar(a: &IranArgs) -> anyhow::Result<crosswalk_simulators::PayamgostarSimHandle> {
+    let d = crosswalk_simulators::PayamgostarSimOptions::default();
+    let opts = crosswalk_simulators::PayamgostarSimOptions { port: a.port, username: a.username.clone().unwrap_or(d.username.clone()), password: a.password.clone().unwrap_or(d.password.clone()), ..d };
+    crosswalk_simulators::PayamgostarSim::try_spawn(opts).await.with_context(|| format!("while starting the Payamgostar simulator on port {}", a.port))
+}
+
+async fn start_siagh(a: &IranArgs) -> anyhow::Result<crosswalk_simulators::SiaghSimHandle> {
+    let d = crosswalk_simulators::SiaghSimOptions::default();
+    let opts = crosswalk_simulators::SiaghSimOptions { port: a.port, username: a.username.clone().unwrap_or(d.username.clone()), password: a.password.clone().unwrap_or(d.password.clone()), ..d };
+    crosswalk_simulators::SiaghSim::try_spawn(opts).await.with_context(|| format!("while starting the Siagh simulator on port {}", a.port))
+}
+
 #[derive(Args)]
 struct ForArgs {
-    /// The preset: twenty-excel, wefact-webhook.
+    /// The preset: twenty-excel, wefact-webhook, erpnext-erpnext, siagh-payamgostar.
     preset: String,
     /// Where to write the preset's .env (TWENTY_API_URL, TWENTY_API_KEY, ...).
     #[arg(long)]
@@ -192,7 +227,43 @@ async fn main() -> anyhow::Result<()> {
             _others.push(Box::new(sim));
             vec![]
         }
+        Command::Payamgostar(a) => {
+            let sim = start_payamgostar(&a).await?;
+            for i in 0..a.records {
+                sim.insert("person", serde_json::json!({"FirstName": "نمونه", "LastName": format!("شماره {i}"), "CustomerNumber": format!("P{i:05}")}));
+            }
+            println!("Payamgostar simulator at {} (user {:?}, password {:?}); {} persons", sim.base_url, sim.username, sim.password, sim.count("person"));
+            _others.push(Box::new(sim));
+            vec![]
+        }
+        Command::Siagh(a) => {
+            let sim = start_siagh(&a).await?;
+            sim.seed_customers(a.records);
+            println!("Siagh simulator at {} (user {:?}, password {:?}, sent as its upper-case MD5); {} contacts", sim.base_url, sim.username, sim.password, sim.contacts().len());
+            _others.push(Box::new(sim));
+            vec![]
+        }
         Command::For(f) => match f.preset.as_str() {
+            "siagh-payamgostar" => {
+                let a = IranArgs { port: 0, username: None, password: None, records: f.records };
+                let finance = start_siagh(&a).await?;
+                let crm = start_payamgostar(&a).await?;
+                // Finance customers; a fifth of them are already in the CRM under the same
+                // customer number (the finance contact code).
+                let codes = finance.seed_customers(f.records);
+                for (i, code) in codes.iter().enumerate().filter(|(i, _)| i % 5 == 0) {
+                    crm.insert("person", serde_json::json!({"FirstName": "موجود", "LastName": format!("در CRM {i}"), "CustomerNumber": code}));
+                }
+                let env = format!(
+                    "CRM_API_BASE_URL={}\nCRM_USERNAME={}\nCRM_PASSWORD={}\nFINANCE_API_BASE_URL={}\nFINANCE_USERNAME={}\nFINANCE_PASSWORD={}\nSYNC_INTERVAL=300\n",
+                    crm.base_url, crm.username, crm.password, finance.base_url, finance.username, finance.password
+                );
+                std::fs::write(&f.env_out, env).with_context(|| format!("while writing {}", f.env_out.display()))?;
+                println!("Siagh simulator at {} ({} customers), Payamgostar simulator at {} ({} of them already there); wrote {}", finance.base_url, codes.len(), crm.base_url, crm.count("person"), f.env_out.display());
+                _others.push(Box::new(finance));
+                _others.push(Box::new(crm));
+                vec![]
+            }
             "erpnext-erpnext" => {
                 let base = FrappeArgs { port: 0, api_key: String::new(), api_secret: String::new(), records: f.records, series_start: 1, webhook_url: None, webhook_secret: String::new() };
                 let cloud = start_frappe(&FrappeArgs { api_key: "cloud-key".into(), api_secret: "cloud-secret".into(), ..base.clone() }).await?;
@@ -236,7 +307,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("Twenty simulator at {}; wrote {}", sim.base_url, f.env_out.display());
                 vec![sim]
             }
-            other => anyhow::bail!("no simulators for preset {other:?} yet; known: twenty-excel, wefact-webhook, erpnext-erpnext"),
+            other => anyhow::bail!("no simulators for preset {other:?} yet; known: twenty-excel, wefact-webhook, erpnext-erpnext, siagh-payamgostar"),
         },
     };
     println!("Serving until Ctrl-C.");

@@ -185,6 +185,19 @@ impl SiaghSimHandle {
         code.to_string()
     }
 
+    /// Adds `n` sample customers (Persian names, mobile numbers in ASCII digits, national
+    /// codes); returns their codes in order.
+    pub fn seed_customers(&self, n: usize) -> Vec<String> {
+        const FIRST: &[&str] = &["علی", "مریم", "رضا", "زهرا", "حسین", "فاطمه", "محمد", "سارا"];
+        const LAST: &[&str] = &["رضایی", "محمدی", "حسینی", "احمدی", "کریمی", "موسوی", "جعفری", "صادقی"];
+        (0..n)
+            .map(|i| {
+                let name = format!("{} {}", FIRST[i % FIRST.len()], LAST[(i / FIRST.len()) % LAST.len()]);
+                self.insert_contact(json!({"Name": name, "TelNo": format!("0912{:07}", 1_000_000 + i), "Email": format!("customer{i}@example.ir"), "NationalCode": format!("{:010}", 1_000_000_000u64 + i as u64)}))
+            })
+            .collect()
+    }
+
     /// Changes a contact as a user in Siagh would.
     pub fn edit_as_user(&self, code: &str, patch: Json) -> Result<(), String> {
         let mut st = lock(&self.shared.st);
