@@ -13,6 +13,8 @@
 //!   full scans and the planner finds the changes.
 //! - Writes: `{prefix}/create` (answers `{"id"}` or `{"crmId"}`, then read back),
 //!   `/update` (the body carries `id` and `crmId`), `/delete` with `{"id"}`; one per call.
+//! - Sales invoices get their customer's `CustomerNumber` (looked up by `IdentityId`), so
+//!   finance can take them keyed by customer number.
 //! - Records: id = `CrmId`; fields as Payamgostar sends them (PascalCase, nested objects
 //!   dotted, arrays of objects as JSON text, e.g. `PhoneContacts`); `updated_at` from
 //!   `ModifyDate` (ISO with the Tehran offset). On write, JSON text of an array/object is
@@ -52,11 +54,13 @@ pub fn build(name: &str, settings: &toml::Table, ctx: &BuildContext) -> Result<A
 #[derive(Debug)]
 pub struct PayamgostarConnector {
     client: PayamgostarClient,
+    /// Identity id → customer number, once known (never caches "none yet").
+    customer_numbers: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl PayamgostarConnector {
     pub fn new(config: PayamgostarConfig, password: Secret) -> Result<Self, ConnectorError> {
-        Ok(PayamgostarConnector { client: PayamgostarClient::new(config, password)? })
+        Ok(PayamgostarConnector { client: PayamgostarClient::new(config, password)?, customer_numbers: Default::default() })
     }
 
     pub fn client(&self) -> &PayamgostarClient {
@@ -81,6 +85,43 @@ impl PayamgostarConnector {
         Ok(rows(self.client.post(&format!("{prefix}/find"), body).await?))
     }
 
+    /// Gives sales invoices their customer's `CustomerNumber` (looked up by `IdentityId`
+    /// among persons, then organizations), so a finance system keyed by customer number can
+    /// take them. Left out while the customer has none.
+    async fn add_customer_numbers(&self, object: &str, records: &mut [Record]) -> Result<(), ConnectorError> {
+        if object != "sales_invoices" {
+            return Ok(());
+        }
+        for r in records.iter_mut() {
+            if !r.get("CustomerNumber").display().trim().is_empty() {
+                continue;
+            }
+            let identity = r.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case("IdentityId")).map(|(_, v)| v.display()).filter(|s| !s.trim().is_empty());
+            let Some(identity) = identity else { continue };
+            let cached = self.customer_numbers.lock().unwrap_or_else(|e| e.into_inner()).get(&identity).cloned();
+            let number = match cached {
+                Some(n) => Some(n),
+                None => {
+                    let mut found = None;
+                    for o in ["persons", "organizations"] {
+                        if let Some(c) = self.get_one(o, &identity).await? {
+                            found = Some(c.get("CustomerNumber").display()).filter(|s| !s.trim().is_empty());
+                            break;
+                        }
+                    }
+                    if let Some(n) = &found {
+                        self.customer_numbers.lock().unwrap_or_else(|e| e.into_inner()).insert(identity.clone(), n.clone());
+                    }
+                    found
+                }
+            };
+            if let Some(n) = number {
+                r.fields.insert("CustomerNumber".into(), Value::text(n));
+            }
+        }
+        Ok(())
+    }
+
     async fn get_one(&self, object: &str, id: &str) -> Result<Option<Record>, ConnectorError> {
         let (prefix, _) = self.object(object)?;
         match self.client.post(&format!("{prefix}/get"), json!({"id": id, "showPreviews": false, "showExtendedPreviews": false})).await {
@@ -101,7 +142,11 @@ impl PayamgostarConnector {
                 .find_map(|k| answer.get(*k).and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|i| i.to_string()))))
                 .ok_or_else(|| ConnectorError::Other(format!("Payamgostar {prefix}/create answered without an id or crmId")))?,
         };
-        self.get_one(object, &id).await?.ok_or_else(|| ConnectorError::NotFound(format!("Payamgostar {object} {id} vanished right after it was written")))
+        let r = self.get_one(object, &id).await?.ok_or_else(|| ConnectorError::NotFound(format!("Payamgostar {object} {id} vanished right after it was written")))?;
+        let mut rs = [r];
+        self.add_customer_numbers(object, &mut rs).await?;
+        let [r] = rs;
+        Ok(r)
     }
 }
 
@@ -225,7 +270,8 @@ impl Connector for PayamgostarConnector {
         let n = raw.len() as u64;
         let largest = largest.max(n);
         let more = more_pages(n, largest, self.client.config.page_size);
-        let records: Vec<Record> = raw.iter().map(|m| to_record(m, &self.client.config.modified_field)).collect();
+        let mut records: Vec<Record> = raw.iter().map(|m| to_record(m, &self.client.config.modified_field)).collect();
+        self.add_customer_numbers(&req.object, &mut records).await?;
         let max = records.iter().filter_map(|r| r.updated_at).max().map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         let cursor = match (max, since) {
             (Some(m), Some(s)) => Some(if parse_time(s).map(|st| st.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) > m).unwrap_or(false) { s.to_string() } else { m }),
@@ -241,6 +287,7 @@ impl Connector for PayamgostarConnector {
                 out.push(r);
             }
         }
+        self.add_customer_numbers(object, &mut out).await?;
         Ok(out)
     }
 

@@ -10,7 +10,9 @@
 //!   and the planner finds the changes. Written with `SaveFormData` on `contact_form_id`,
 //!   fields mapped to `table.field` control codes (`contact_fields`); an update names the
 //!   contact through `contact_id_control` [UNSURE]. Siagh documents no delete.
-//! - `pre_invoices`: write-only (no read endpoint is known). Header fields go to
+//! - `pre_invoices`: write-only (no read endpoint is known): listings are empty, like a
+//!   webhook target's, and the connector reports `deletes_visible = false`. A pre-invoice
+//!   without a `CustomerCode` is refused (it waits until its customer is linked). Header fields go to
 //!   `pre_invoice_fields` controls, the `lines` field (JSON text, a list of objects) to
 //!   `dataRows` with keys renamed by `pre_invoice_line_fields`. A `Date` given as an ISO
 //!   date is sent as a Jalali `1404/09/04`, and `FiscalYear` (`salmali`) defaults to its
@@ -152,6 +154,11 @@ impl SiaghConnector {
 
     async fn save_pre_invoice(&self, fields: &Fields) -> Result<Record, ConnectorError> {
         let c = &self.client.config;
+        if fields.get("CustomerCode").map(|v| v.display().trim().is_empty()).unwrap_or(true) {
+            return Err(ConnectorError::Invalid(
+                "the pre-invoice has no CustomerCode: its CRM customer is not linked to a finance customer yet (no customer number); it waits and is sent once the customer is synced to finance".into(),
+            ));
+        }
         let mut f = fields.clone();
         if let Some(date) = fields.get("Date").filter(|v| !v.is_null()) {
             let j = to_jalali(date).ok_or_else(|| ConnectorError::Invalid(format!("pre-invoice Date {:?} is neither an ISO date (2025-11-25) nor a Jalali one (1404/09/04)", date.display())))?;
@@ -185,7 +192,8 @@ impl Connector for SiaghConnector {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { max_batch: 50, incremental: false, deletes_visible: true, webhooks: false, buffered_writes: false }
+        // Pre-invoices cannot be read back, so a listing never shows deletions.
+        Capabilities { max_batch: 50, incremental: false, deletes_visible: false, webhooks: false, buffered_writes: false }
     }
 
     #[tracing::instrument(skip_all, err)]
@@ -217,7 +225,8 @@ impl Connector for SiaghConnector {
     async fn list(&self, req: ListRequest) -> Result<Page, ConnectorError> {
         Self::check(&req.object)?;
         if req.object == "pre_invoices" {
-            return Err(ConnectorError::Unsupported("Siagh has no known API to read pre-invoices back; they can only be sent".into()));
+            // Write-only, like a webhook target: nothing to read back, never "emptied".
+            return Ok(Page { records: vec![], next_page: None, cursor: Some("write-only".into()) });
         }
         Ok(Page { records: self.contacts(json!({})).await?, next_page: None, cursor: None })
     }
@@ -225,7 +234,7 @@ impl Connector for SiaghConnector {
     async fn get(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ConnectorError> {
         Self::check(object)?;
         if object == "pre_invoices" {
-            return Err(ConnectorError::Unsupported("Siagh has no known API to read pre-invoices back".into()));
+            return Ok(vec![]);
         }
         let mut out = vec![];
         for id in ids {
@@ -239,7 +248,7 @@ impl Connector for SiaghConnector {
     async fn find(&self, object: &str, field: &str, values: &[Value]) -> Result<Vec<Record>, ConnectorError> {
         Self::check(object)?;
         if object == "pre_invoices" {
-            return Err(ConnectorError::Unsupported("Siagh has no known API to read pre-invoices back".into()));
+            return Ok(vec![]);
         }
         let mut out: Vec<Record> = vec![];
         for v in values {

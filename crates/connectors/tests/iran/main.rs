@@ -111,7 +111,8 @@ async fn payamgostar_creates_updates_and_deletes() {
     let org = c.create("organizations", vec![fields(&[("name", Value::text("شرکت نمونه")), ("customerNumber", Value::text("2001"))])]).await.unwrap();
     assert!(org[0].is_ok(), "organizations are created too");
     let inv = c.create("sales_invoices", vec![fields(&[("identityId", Value::text(p.id.clone())), ("details", Value::text(r#"[{"productCode":"P1","count":2,"basePrice":1000}]"#))])]).await.unwrap();
-    assert!(inv[0].is_ok(), "sales invoices are created: {:?}", inv[0]);
+    let inv = inv[0].as_ref().expect("sales invoices are created");
+    assert_eq!(inv.get("CustomerNumber"), &Value::text("1001"), "an invoice carries its customer's customer number, looked up by IdentityId");
     let del = c.delete("persons", vec![p.id.clone(), "no-such-id".into()]).await.unwrap();
     assert!(del[0].is_ok(), "the person is deleted");
     assert!(matches!(del[1], Err(ConnectorError::NotFound(_))), "a missing id is reported per record");
@@ -202,4 +203,7 @@ async fn siagh_pre_invoices_carry_jalali_dates_customer_codes_and_lines() {
     assert_eq!(pf.rows, vec![json!({"ItemCode":"P-1","Qty":2,"Price":150000}), json!({"ItemCode":"P-2","Qty":1,"Price":90000})], "lines become dataRows with the configured keys");
     let r = c.create("pre_invoices", vec![fields(&[("CustomerCode", Value::text("999")), ("Date", Value::text("1404/09/04")), ("lines", Value::text(lines))])]).await.unwrap();
     assert!(matches!(&r[0], Err(ConnectorError::Invalid(m)) if m.contains("یافت نشد") && m.contains("error (ErrError")), "an unknown customer is refused in Siagh's words: {:?}", r[0]);
+    let r = c.create("pre_invoices", vec![fields(&[("Date", Value::text("1404/09/04")), ("lines", Value::text(lines))])]).await.unwrap();
+    assert!(matches!(&r[0], Err(ConnectorError::Invalid(m)) if m.contains("not linked")), "an invoice whose customer has no customer number waits and says why: {:?}", r[0]);
+    assert_eq!(sim.pre_invoices().len(), 1, "refused pre-invoices leave nothing in Siagh");
 }
