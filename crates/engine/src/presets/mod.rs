@@ -5,6 +5,7 @@
 //! it. Secrets are returned separately, for the OS keyring — never written to the config.
 
 mod erpnext_erpnext;
+mod siagh_payamgostar;
 mod twenty_excel;
 mod wefact_webhook;
 
@@ -16,7 +17,7 @@ use crosswalk_core::Secret;
 use crate::error::AppError;
 
 /// Presets this build can set up.
-pub const PRESETS: &[&str] = &["twenty-excel", "wefact-webhook", "erpnext-erpnext"];
+pub const PRESETS: &[&str] = &["twenty-excel", "wefact-webhook", "erpnext-erpnext", "siagh-payamgostar"];
 
 /// Where values come from, highest priority first: flags, the env file, the environment.
 #[derive(Clone, Debug, Default)]
@@ -64,6 +65,7 @@ pub fn init(preset: &str, config_path: &Path, values: &Values) -> Result<InitPla
         "twenty-excel" => twenty_excel::init(config_path, values),
         "wefact-webhook" => wefact_webhook::init(config_path, values),
         "erpnext-erpnext" => erpnext_erpnext::init(config_path, values),
+        "siagh-payamgostar" => siagh_payamgostar::init(config_path, values),
         other => Err(AppError::new(
             crate::ErrorCode::BadInput,
             format!("unknown preset {other:?}; presets: {}", PRESETS.join(", ")),
