@@ -2,6 +2,7 @@
 //! simulator over real HTTP, with a real .xlsx workbook.
 
 mod support;
+mod iran;
 mod wefact;
 
 use crosswalk_simulators::twenty::{TwentySim, TwentySimOptions};

@@ -216,7 +216,7 @@ impl Connector for SiaghConnector {
         let c = &self.client.config;
         let mut contact: Vec<FieldSchema> = vec![FieldSchema::new(&c.contact_id_field, FieldType::Id)];
         contact.extend(c.contact_fields.keys().map(|k| FieldSchema::new(k, FieldType::Text)));
-        let mut pre: Vec<FieldSchema> = c.pre_invoice_fields.keys().map(|k| FieldSchema::new(k, if k == "Date" { FieldType::Date } else { FieldType::Text })).collect();
+        let mut pre: Vec<FieldSchema> = c.pre_invoice_fields.keys().map(|k| FieldSchema::new(k, FieldType::Text)).collect();
         pre.push(FieldSchema::new("lines", FieldType::Text));
         Ok(vec![ObjectSchema { name: "contacts".into(), label: "Contacts".into(), fields: contact }, ObjectSchema { name: "pre_invoices".into(), label: "Pre-invoices".into(), fields: pre }])
     }
