@@ -64,6 +64,13 @@ async fn import_link_follow_and_invoices() {
     assert_ne!(text(&p, "NickName"), "ویرایش در مالی", "a finance edit is not copied to the CRM:\n{out}");
     println!("finance edit run:\n{out}");
 
+    // A customer created in the CRM goes to finance and gets its finance code back.
+    let newbie = crm.insert("person", json!({"NickName": "مشتری جدید CRM", "Email": "new@example.ir"}));
+    let out = run(&["sync", "02_crm_to_finance"]);
+    let f = finance.contacts().into_iter().find(|c| text(c, "Name") == "مشتری جدید CRM").unwrap_or_else(|| panic!("the new CRM customer is created in finance:\n{out}"));
+    let p = crm.records("person").into_iter().find(|p| text(p, "CrmId") == newbie).unwrap();
+    assert_eq!(text(&p, "CustomerNumber"), text(&f, "Code"), "its finance code is written back as the CRM customer number:\n{out}");
+
     // Phase 3: 50 CRM invoices → finance pre-invoices.
     let persons = crm.records("person");
     for i in 0..50 {

@@ -7,7 +7,9 @@
 //!   (`crosswalk sync 01_import_customers`); running it again creates nothing.
 //! - **Phase 2, `02_crm_to_finance`** — from then on CRM → finance, every SYNC_INTERVAL
 //!   (default 5 minutes) and on webhooks; `right-to-left` with `right_wins`, so the CRM
-//!   wins and finance-side edits are not copied back (the run reports them as skipped).
+//!   wins and finance-side edits are not copied back. The CRM's `CustomerNumber` holds the
+//!   finance `Code` (`id_field`), so a customer created in the CRM is created in finance and
+//!   gets its finance code written back.
 //! - **Phase 3, `03_invoices`** — CRM sales invoices → finance pre-invoices with their lines
 //!   (`Details` → `dataRows`), keyed to the customer through the `CustomerNumber` the CRM
 //!   connector adds to each invoice; one whose customer has none yet waits and says why.
@@ -87,12 +89,14 @@ fields = [
 left = {{ connection = "finance", object = "contacts" }}
 right = {{ connection = "crm", object = "persons" }}
 direction = "right-to-left"
-match_key = {{ left = "Code", right = "CustomerNumber" }}
+# The CRM's CustomerNumber holds the finance contact's Code: it pairs the imported customers,
+# and a customer created in the CRM gets its new finance code written back there, so its
+# invoices can go to finance.
+id_field = {{ side = "right", field = "CustomerNumber" }}
 conflict = "right_wins"
 deletes = "ignore"
 triggers = {{ every_minutes = {every}, on_save = false, on_webhook = true }}
 fields = [
-  {{ left = "Code", right = "CustomerNumber" }},
   {{ left = "Name", right = "NickName" }},
   {{ left = "Email", right = "Email" }},
   {{ left = "NationalCode", right = "NationalCode" }},
