@@ -93,4 +93,15 @@ async fn import_link_follow_and_invoices() {
     assert_eq!(inv7.header.get("ord_preinvoice.customercode"), Some(&text(&persons[7], "CustomerNumber")), "the right customer code");
     let out = run(&["sync", "03_invoices"]);
     assert_eq!(finance.pre_invoices().len(), 50, "a second run sends nothing again:\n{out}");
+
+    // An invoice whose customer is not in finance yet waits, says why, and goes once it is.
+    let late = crm.insert("person", json!({"NickName": "مشتری دیرتر"}));
+    crm.insert("invoice/sales", json!({"Number": "INV-LATE", "IdentityId": late, "InvoiceDate": "2025-11-25T10:00:00+03:30", "Details": [{"ProductCode": "P-L", "Count": 1, "BasePrice": 1000}]}));
+    let out = w.run_env(&["sync", "03_invoices"], &vars);
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("not linked"), "the waiting invoice says why:\n{said}");
+    assert_eq!(finance.pre_invoices().len(), 50, "and is not sent yet");
+    run(&["sync", "02_crm_to_finance"]);
+    let out = run(&["sync", "03_invoices"]);
+    assert_eq!(finance.pre_invoices().len(), 51, "once its customer is linked the invoice goes:\n{out}");
 }
