@@ -82,6 +82,7 @@ pub(crate) fn merge_fields(
                     m.right_keys.push(key.clone());
                     l.clone()
                 } else {
+                    skipped_one_way(spec, i, Side::Left, ctx, &l, b.is_some(), plan);
                     b.clone().unwrap_or(r.clone())
                 }
             }
@@ -90,6 +91,7 @@ pub(crate) fn merge_fields(
                     m.left_keys.push(key.clone());
                     r.clone()
                 } else {
+                    skipped_one_way(spec, i, Side::Right, ctx, &r, b.is_some(), plan);
                     b.clone().unwrap_or(l.clone())
                 }
             }
@@ -142,6 +144,25 @@ pub(crate) fn merge_fields(
         m.values.insert(key, value);
     }
     m
+}
+
+/// Notes a change on `side` that a one-way link does not copy (a finance edit under a
+/// link where the CRM leads): skipped, and said so in the run's notes. Only for paired
+/// records with a base (a change, not a first match) and fields following the link's own
+/// direction (a field's own `direction` is a deliberate column rule, left quiet).
+fn skipped_one_way(spec: &LinkSpec, i: usize, side: Side, ctx: &MergeCtx<'_>, value: &Value, has_base: bool, plan: &mut Plan) {
+    if !has_base || spec.def.fields[i].direction.is_some() {
+        return;
+    }
+    let id = if side == Side::Left { ctx.left_id } else { ctx.right_id }.unwrap_or_default();
+    let field = spec.field_name(side, i).to_string();
+    plan.warnings.push(Warning {
+        side: Some(side),
+        record_id: Some(id.to_string()),
+        field: Some(field.clone()),
+        message: format!("{side} record {id}: {field} was changed there to {:?}, but this link copies only from the {} side; the change is skipped", value.display(), side.other()),
+        invalid_input: false,
+    });
 }
 
 /// The write that brings `side` from its current link values to `merged` for `keys`.

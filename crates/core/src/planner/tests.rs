@@ -239,6 +239,13 @@ fn one_way_never_writes_to_the_source() {
     let pairs = vec![PairState { left_id: "L".into(), right_id: "R".into(), base: base(["a", "", ""]), gone: None }];
     let p = plan(&PlanInput { spec: &spec, left: &left, right: &right, pairs: &pairs, resolutions: &[] });
     assert!(p.pairs.iter().all(|pp| pp.left_write.is_none()), "left-to-right must not write left");
+    assert_eq!(p.warnings.len(), 1, "the right-side edit the link does not copy is noted: {:?}", p.warnings);
+    let w = &p.warnings[0];
+    assert!(!w.invalid_input && w.record_id.as_deref() == Some("R") && w.field.as_deref() == Some("F0") && w.message.contains("skipped"), "the note names record, field and that it was skipped: {w:?}");
+    let mut quiet = spec.clone();
+    quiet.def.fields[0].direction = Some(Direction::LeftToRight);
+    let p = plan(&PlanInput { spec: &quiet, left: &left, right: &right, pairs: &pairs, resolutions: &[] });
+    assert!(p.warnings.is_empty(), "a field's own direction is a column rule, not noted");
 }
 
 // ---- property tests -------------------------------------------------------------------
