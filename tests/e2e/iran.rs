@@ -58,6 +58,8 @@ async fn import_link_follow_and_invoices() {
     let out = run(&["sync", "02_crm_to_finance"]);
     let f = finance.contacts().into_iter().find(|c| text(c, "Code") == codes[7]).unwrap();
     assert_eq!(text(&f, "Name"), "نام ویرایش شده در CRM", "a CRM edit reaches finance:\n{out}");
+    let out = run(&["sync", "02_crm_to_finance"]);
+    assert!(out.contains("finance: 0 created, 0 updated") && out.contains("crm: 0 created, 0 updated"), "our own write to finance does not come back (echo suppression):\n{out}");
     finance.edit_as_user(&codes[8], json!({"Name": "ویرایش در مالی"})).unwrap();
     let out = run(&["sync", "02_crm_to_finance"]);
     let p = crm.records("person").into_iter().find(|p| text(p, "CustomerNumber") == codes[8]).unwrap();

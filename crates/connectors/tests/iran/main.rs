@@ -207,3 +207,15 @@ async fn siagh_pre_invoices_carry_jalali_dates_customer_codes_and_lines() {
     assert!(matches!(&r[0], Err(ConnectorError::Invalid(m)) if m.contains("not linked")), "an invoice whose customer has no customer number waits and says why: {:?}", r[0]);
     assert_eq!(sim.pre_invoices().len(), 1, "refused pre-invoices leave nothing in Siagh");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payamgostar_retries_a_503_and_reports_a_500_in_the_servers_words() {
+    let sim = pg_sim(Duration::from_secs(3600)).await;
+    let c = pg(&sim, |c| c.max_attempts = 3);
+    c.health().await.unwrap();
+    sim.fail_next(1, 503);
+    c.list(ListRequest { object: "persons".into(), ..Default::default() }).await.expect("a 503 did nothing, so even a POST is sent again");
+    sim.fail_next(1, 500);
+    let e = c.list(ListRequest { object: "persons".into(), ..Default::default() }).await.unwrap_err();
+    assert!(matches!(&e, ConnectorError::Unavailable(m) if m.contains("خطای داخلی سرور")), "a 500 is retryable later and shows the server's Persian message: {e}");
+}
