@@ -28,6 +28,13 @@ pub async fn list_connections(rt: Rt<'_>) -> UiResult<Vec<ConnectionView>> {
     Ok(setup::list_connections(rt.config_path())?.into_iter().map(ConnectionView::from).collect())
 }
 
+/// Every system's sign-in form (settings and secret inputs), from the engine.
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in_forms() -> UiResult<Vec<SignInFormView>> {
+    Ok(setup::sign_in_forms().into_iter().map(SignInFormView::from).collect())
+}
+
 /// "Test connection": health with the form's values, before anything is saved. Returns
 /// who the account is signed in as.
 #[tauri::command]
@@ -77,6 +84,35 @@ pub async fn create_sync<R: tauri::Runtime>(app: AppHandle<R>, rt: Rt<'_>, form:
 pub async fn remove_sync<R: tauri::Runtime>(app: AppHandle<R>, rt: Rt<'_>, link: String) -> UiResult<()> {
     setup::remove_link(rt.config_path(), &link)?;
     reload(&app, &rt).await
+}
+
+/// A sync's field mapping, policies and schedule, as the config has them.
+#[tauri::command]
+#[specta::specta]
+pub async fn link_settings(rt: Rt<'_>, link: String) -> UiResult<LinkSettingsView> {
+    Ok(setup::links::link_settings(rt.config_path(), &link)?.into())
+}
+
+/// Both sides' fields for the mapping editor (the engine's describe cache) and suggested pairs.
+#[tauri::command]
+#[specta::specta]
+pub async fn link_fields(rt: Rt<'_>, link: String) -> UiResult<LinkFieldsView> {
+    let app = rt.app()?;
+    Ok(setup::links::link_fields(&app, &link).await?.into())
+}
+
+/// "Save" in the sync editor: checked, validated, then written (a refused edit writes nothing).
+#[tauri::command]
+#[specta::specta]
+pub async fn save_link<R: tauri::Runtime>(app: AppHandle<R>, rt: Rt<'_>, link: String, edit: LinkEditForm) -> UiResult<LinkSettingsView> {
+    // New fields are checked against what the systems describe, when they can be reached.
+    let known = match rt.app() {
+        Ok(a) => setup::links::link_fields(&a, &link).await.ok(),
+        Err(_) => None,
+    };
+    let saved = setup::links::edit_link(rt.config_path(), &link, &edit.into(), known.as_ref())?;
+    reload(&app, &rt).await?;
+    Ok(saved.into())
 }
 
 /// "Sync now" (one link, or all when `link` is null); `dry_run` for the preview.

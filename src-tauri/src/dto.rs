@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use crosswalk_core::config::{ConflictPolicy, DeletePolicy, Direction};
 use crosswalk_core::planner::ConflictKind;
 use crosswalk_core::runner::{RunReport, RunSummary};
 use crosswalk_core::store::{ChangeRow, ConflictRow, RunRow};
 use crosswalk_engine::control::{Summary, WorkbookVersion};
-use crosswalk_engine::setup::ConnectionInfo;
+use crosswalk_engine::setup::links::{FieldChoice, FieldMapping, LinkEdit, LinkFields, LinkSettings};
+use crosswalk_engine::setup::{ConnectionInfo, FormField, SignInForm};
 use crosswalk_engine::{AppError, AppEvent, ErrorCode, LinkStatus, Take};
 use serde::{Deserialize, Serialize};
 use specta::Type;
@@ -119,11 +121,40 @@ pub struct ConnectionView {
     pub location: Option<String>,
     pub signed_in: bool,
     pub needs_secret: bool,
+    /// The secret may be left out (a webhook's signing key).
+    pub secret_optional: bool,
 }
 
 impl From<ConnectionInfo> for ConnectionView {
     fn from(c: ConnectionInfo) -> Self {
-        ConnectionView { name: c.name, kind: c.kind, location: c.location, signed_in: c.signed_in, needs_secret: c.needs_secret }
+        ConnectionView { name: c.name, kind: c.kind, location: c.location, signed_in: c.signed_in, needs_secret: c.needs_secret, secret_optional: c.secret_optional }
+    }
+}
+
+/// One input of a sign-in form; `secret` inputs go to the keyring only.
+#[derive(Clone, Debug, Serialize, Deserialize, Type)]
+pub struct FormFieldView {
+    pub key: String,
+    pub label: String,
+    pub placeholder: String,
+    pub secret: bool,
+    pub required: bool,
+    pub hint: Option<String>,
+}
+
+/// The sign-in form of one kind of system (from the engine, so every front end asks the same).
+#[derive(Clone, Debug, Serialize, Deserialize, Type)]
+pub struct SignInFormView {
+    pub kind: String,
+    pub label: String,
+    pub fields: Vec<FormFieldView>,
+    pub oauth: bool,
+}
+
+impl From<SignInForm> for SignInFormView {
+    fn from(f: SignInForm) -> Self {
+        let field = |x: FormField| FormFieldView { key: x.key, label: x.label, placeholder: x.placeholder, secret: x.secret, required: x.required, hint: x.hint };
+        SignInFormView { kind: f.kind, label: f.label, fields: f.fields.into_iter().map(field).collect(), oauth: f.oauth }
     }
 }
 
@@ -135,6 +166,205 @@ pub struct ConnectionForm {
     pub kind: String,
     pub settings: BTreeMap<String, String>,
     pub secret: Option<String>,
+}
+
+/// How a field changed differently on both sides is settled (the link's `conflict`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictPolicyView {
+    NewestWins,
+    LeftWins,
+    RightWins,
+    Ask,
+}
+
+/// What a deletion on one side does to the other (the link's `deletes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletePolicyView {
+    Ignore,
+    Propagate,
+    Ask,
+}
+
+/// Which way changes flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectionView {
+    TwoWay,
+    LeftToRight,
+    RightToLeft,
+}
+
+impl From<ConflictPolicy> for ConflictPolicyView {
+    fn from(c: ConflictPolicy) -> Self {
+        match c {
+            ConflictPolicy::NewestWins => Self::NewestWins,
+            ConflictPolicy::LeftWins => Self::LeftWins,
+            ConflictPolicy::RightWins => Self::RightWins,
+            ConflictPolicy::Ask => Self::Ask,
+        }
+    }
+}
+
+impl From<ConflictPolicyView> for ConflictPolicy {
+    fn from(c: ConflictPolicyView) -> Self {
+        match c {
+            ConflictPolicyView::NewestWins => Self::NewestWins,
+            ConflictPolicyView::LeftWins => Self::LeftWins,
+            ConflictPolicyView::RightWins => Self::RightWins,
+            ConflictPolicyView::Ask => Self::Ask,
+        }
+    }
+}
+
+impl From<DeletePolicy> for DeletePolicyView {
+    fn from(d: DeletePolicy) -> Self {
+        match d {
+            DeletePolicy::Ignore => Self::Ignore,
+            DeletePolicy::Propagate => Self::Propagate,
+            DeletePolicy::Ask => Self::Ask,
+        }
+    }
+}
+
+impl From<DeletePolicyView> for DeletePolicy {
+    fn from(d: DeletePolicyView) -> Self {
+        match d {
+            DeletePolicyView::Ignore => Self::Ignore,
+            DeletePolicyView::Propagate => Self::Propagate,
+            DeletePolicyView::Ask => Self::Ask,
+        }
+    }
+}
+
+impl From<Direction> for DirectionView {
+    fn from(d: Direction) -> Self {
+        match d {
+            Direction::TwoWay => Self::TwoWay,
+            Direction::LeftToRight => Self::LeftToRight,
+            Direction::RightToLeft => Self::RightToLeft,
+        }
+    }
+}
+
+impl From<DirectionView> for Direction {
+    fn from(d: DirectionView) -> Self {
+        match d {
+            DirectionView::TwoWay => Self::TwoWay,
+            DirectionView::LeftToRight => Self::LeftToRight,
+            DirectionView::RightToLeft => Self::RightToLeft,
+        }
+    }
+}
+
+/// One mapped field; `direction` only when it differs from the link's.
+#[derive(Clone, Debug, Serialize, Deserialize, Type)]
+pub struct FieldMappingView {
+    pub left: String,
+    pub right: String,
+    pub direction: Option<DirectionView>,
+}
+
+impl From<FieldMapping> for FieldMappingView {
+    fn from(f: FieldMapping) -> Self {
+        FieldMappingView { left: f.left, right: f.right, direction: f.direction.map(Into::into) }
+    }
+}
+
+impl From<FieldMappingView> for FieldMapping {
+    fn from(f: FieldMappingView) -> Self {
+        FieldMapping { left: f.left, right: f.right, direction: f.direction.map(Into::into) }
+    }
+}
+
+/// A link's mapping, policies and schedule (Syncs → Edit).
+#[derive(Clone, Debug, Serialize, Deserialize, Type)]
+pub struct LinkSettingsView {
+    pub link: String,
+    pub left_connection: String,
+    pub left_object: String,
+    pub right_connection: String,
+    pub right_object: String,
+    pub direction: DirectionView,
+    pub conflict: ConflictPolicyView,
+    pub deletes: DeletePolicyView,
+    pub every_minutes: Option<u32>,
+    pub on_save: bool,
+    pub on_webhook: bool,
+    pub fields: Vec<FieldMappingView>,
+    /// `[left, right]`: how records are matched; these stay mapped.
+    pub match_key: Option<[String; 2]>,
+    /// `[side, field]`: the field holding the other side's id (not mappable).
+    pub id_field: Option<[String; 2]>,
+}
+
+impl From<LinkSettings> for LinkSettingsView {
+    fn from(s: LinkSettings) -> Self {
+        LinkSettingsView {
+            link: s.link,
+            left_connection: s.left_connection,
+            left_object: s.left_object,
+            right_connection: s.right_connection,
+            right_object: s.right_object,
+            direction: s.direction.into(),
+            conflict: s.conflict.into(),
+            deletes: s.deletes.into(),
+            every_minutes: s.every_minutes.map(|m| m.min(u32::MAX as u64) as u32),
+            on_save: s.on_save,
+            on_webhook: s.on_webhook,
+            fields: s.fields.into_iter().map(Into::into).collect(),
+            match_key: s.match_key.map(|(l, r)| [l, r]),
+            id_field: s.id_field.map(|(side, f)| [side.as_str().to_string(), f]),
+        }
+    }
+}
+
+/// "Save" on the link editor: the fields listed replace the mapping.
+#[derive(Clone, Debug, Serialize, Deserialize, Type)]
+pub struct LinkEditForm {
+    pub conflict: ConflictPolicyView,
+    pub deletes: DeletePolicyView,
+    pub every_minutes: Option<u32>,
+    pub on_save: bool,
+    pub on_webhook: bool,
+    pub fields: Vec<FieldMappingView>,
+}
+
+impl From<LinkEditForm> for LinkEdit {
+    fn from(f: LinkEditForm) -> Self {
+        LinkEdit {
+            conflict: f.conflict.into(),
+            deletes: f.deletes.into(),
+            every_minutes: f.every_minutes.map(u64::from),
+            on_save: f.on_save,
+            on_webhook: f.on_webhook,
+            fields: f.fields.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Type)]
+pub struct FieldChoiceView {
+    pub name: String,
+    pub label: String,
+    pub field_type: String,
+    pub read_only: bool,
+}
+
+/// Both sides' fields (the engine's describe cache) and suggested pairs.
+#[derive(Clone, Debug, Serialize, Deserialize, Type)]
+pub struct LinkFieldsView {
+    pub left: Vec<FieldChoiceView>,
+    pub right: Vec<FieldChoiceView>,
+    pub suggestions: Vec<FieldMappingView>,
+}
+
+impl From<LinkFields> for LinkFieldsView {
+    fn from(f: LinkFields) -> Self {
+        let c = |x: FieldChoice| FieldChoiceView { name: x.name, label: x.label, field_type: x.field_type, read_only: x.read_only };
+        LinkFieldsView { left: f.left.into_iter().map(c).collect(), right: f.right.into_iter().map(c).collect(), suggestions: f.suggestions.into_iter().map(Into::into).collect() }
+    }
 }
 
 /// "Create a sync from a preset".

@@ -26,6 +26,7 @@ macro_rules! ipc {
         tauri_specta::Builder::<$r>::new()
             .commands(tauri_specta::collect_commands![
                 overview,
+                sign_in_forms,
                 list_connections,
                 test_connection,
                 save_connection::<$r>,
@@ -33,6 +34,9 @@ macro_rules! ipc {
                 remove_connection::<$r>,
                 create_sync::<$r>,
                 remove_sync::<$r>,
+                link_settings,
+                link_fields,
+                save_link::<$r>,
                 sync_now,
                 runs,
                 run_changes,

@@ -17,6 +17,17 @@ async overview() : Promise<Result<Overview, UiError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Every system's sign-in form (settings and secret inputs), from the engine.
+ */
+async signInForms() : Promise<Result<SignInFormView[], UiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("sign_in_forms") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async listConnections() : Promise<Result<ConnectionView[], UiError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("list_connections") };
@@ -81,6 +92,39 @@ async createSync(form: PresetForm) : Promise<Result<PresetCreatedView, UiError>>
 async removeSync(link: string) : Promise<Result<null, UiError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("remove_sync", { link }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * A sync's field mapping, policies and schedule, as the config has them.
+ */
+async linkSettings(link: string) : Promise<Result<LinkSettingsView, UiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("link_settings", { link }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Both sides' fields for the mapping editor (the engine's describe cache) and suggested pairs.
+ */
+async linkFields(link: string) : Promise<Result<LinkFieldsView, UiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("link_fields", { link }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * "Save" in the sync editor: checked, validated, then written (a refused edit writes nothing).
+ */
+async saveLink(link: string, edit: LinkEditForm) : Promise<Result<LinkSettingsView, UiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_link", { link, edit }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -209,6 +253,10 @@ export type ChangeView = { side: string; record_id: string; action: string; fiel
  */
 export type Code = "bad_config" | "bad_input" | "auth" | "unavailable" | "locked" | "not_found" | "internal"
 /**
+ * How a field changed differently on both sides is settled (the link's `conflict`).
+ */
+export type ConflictPolicyView = "newest_wins" | "left_wins" | "right_wins" | "ask"
+/**
  * A parked conflict: base, left and right side by side.
  */
 export type ConflictView = { id: number; link: string; left_id: string; right_id: string; field: string; 
@@ -221,11 +269,23 @@ kind: string; base: string; left: string; right: string; created_at: string }
  * anywhere but the keyring).
  */
 export type ConnectionForm = { name: string; kind: string; settings: Partial<{ [key in string]: string }>; secret: string | null }
-export type ConnectionView = { name: string; kind: string; location: string | null; signed_in: boolean; needs_secret: boolean }
+export type ConnectionView = { name: string; kind: string; location: string | null; signed_in: boolean; needs_secret: boolean; 
+/**
+ * The secret may be left out (a webhook's signing key).
+ */
+secret_optional: boolean }
 /**
  * Per-side counts: index 0 is the left system, 1 the right.
  */
 export type Counts = { read: [number, number]; created: [number, number]; updated: [number, number]; deleted: [number, number]; failed: [number, number]; planned_create: [number, number]; planned_update: [number, number]; planned_delete: [number, number]; conflicts_open: number; conflicts_new: number; errors: string[]; warnings: string[]; waiting_for: string | null }
+/**
+ * What a deletion on one side does to the other (the link's `deletes`).
+ */
+export type DeletePolicyView = "ignore" | "propagate" | "ask"
+/**
+ * Which way changes flow.
+ */
+export type DirectionView = "two_way" | "left_to_right" | "right_to_left"
 /**
  * The engine's events as the UI receives them (`events.engineEvent.listen`).
  */
@@ -234,6 +294,35 @@ export type EngineEvent = { type: "run_started"; link: string; trigger: string }
  * Paused, resumed, config reloaded: refresh the overview.
  */
 { type: "state_changed" }
+export type FieldChoiceView = { name: string; label: string; field_type: string; read_only: boolean }
+/**
+ * One mapped field; `direction` only when it differs from the link's.
+ */
+export type FieldMappingView = { left: string; right: string; direction: DirectionView | null }
+/**
+ * One input of a sign-in form; `secret` inputs go to the keyring only.
+ */
+export type FormFieldView = { key: string; label: string; placeholder: string; secret: boolean; required: boolean; hint: string | null }
+/**
+ * "Save" on the link editor: the fields listed replace the mapping.
+ */
+export type LinkEditForm = { conflict: ConflictPolicyView; deletes: DeletePolicyView; every_minutes: number | null; on_save: boolean; on_webhook: boolean; fields: FieldMappingView[] }
+/**
+ * Both sides' fields (the engine's describe cache) and suggested pairs.
+ */
+export type LinkFieldsView = { left: FieldChoiceView[]; right: FieldChoiceView[]; suggestions: FieldMappingView[] }
+/**
+ * A link's mapping, policies and schedule (Syncs → Edit).
+ */
+export type LinkSettingsView = { link: string; left_connection: string; left_object: string; right_connection: string; right_object: string; direction: DirectionView; conflict: ConflictPolicyView; deletes: DeletePolicyView; every_minutes: number | null; on_save: boolean; on_webhook: boolean; fields: FieldMappingView[]; 
+/**
+ * `[left, right]`: how records are matched; these stay mapped.
+ */
+match_key: [string, string] | null; 
+/**
+ * `[side, field]`: the field holding the other side's id (not mappable).
+ */
+id_field: [string, string] | null }
 export type LinkView = { link: string; left: string; right: string; pairs: number; open_conflicts: number; last_status: string | null; last_ok_at: string | null; waiting_for: string | null; every_minutes: number | null }
 /**
  * The header line and the tray tooltip.
@@ -260,6 +349,10 @@ export type RunView = { id: number; link: string; trigger: string; status: strin
  * For a dry run: the planned writes, one line each (at most 200).
  */
 preview: string[] }
+/**
+ * The sign-in form of one kind of system (from the engine, so every front end asks the same).
+ */
+export type SignInFormView = { kind: string; label: string; fields: FormFieldView[]; oauth: boolean }
 /**
  * How a person settles a conflict.
  */

@@ -6,11 +6,17 @@ import {
   events,
   type ChangeView,
   type ConflictView,
+  type ConflictPolicyView,
   type ConnectionView,
+  type DeletePolicyView,
+  type DirectionView,
+  type FieldChoiceView,
+  type FieldMappingView,
   type EngineEvent,
   type Overview,
   type RunOutcome,
   type RunView,
+  type SignInFormView,
   type TakeView,
   type UiError,
 } from "./bindings";
@@ -100,47 +106,67 @@ async function render() {
 }
 
 // ---------- Connections ----------
-const KINDS: Record<string, { label: string; fields: [string, string, string][]; secret?: string; ready: boolean }> = {
-  twenty: { label: "Twenty CRM", fields: [["url", "Workspace URL", "https://acme.twenty.com"]], secret: "API key", ready: true },
-  wefact: { label: "WeFact", fields: [["url", "API URL", "https://api.mijnwefact.nl/v2/"]], secret: "API key", ready: true },
-  webhook: { label: "Webhook (Zapier…)", fields: [["url", "Webhook URL", "https://hooks.zapier.com/…"]], secret: "Signing secret (optional)", ready: true },
-  frappe: { label: "Frappe / ERPNext", fields: [["url", "Site URL", "https://erp.example.com"], ["api_key", "API key", ""]], secret: "API secret", ready: false },
-  payamgostar: { label: "Payamgostar", fields: [["url", "URL", ""], ["username", "Username", ""]], secret: "Password", ready: false },
-  siagh: { label: "Siagh", fields: [["url", "URL", ""], ["username", "Username", ""]], secret: "Password", ready: false },
-};
+let forms: SignInFormView[] = [];
+const formOf = (kind: string) => forms.find((f) => f.kind === kind);
 
 async function connections(): Promise<HTMLElement> {
+  if (!forms.length) forms = (await call(commands.signInForms())) ?? [];
   const list = (await call(commands.listConnections())) ?? [];
   const kind = h("select", { id: "conn-kind" }) as HTMLSelectElement;
-  for (const [k, v] of Object.entries(KINDS)) kind.append(h("option", { value: k, disabled: !v.ready }, v.ready ? v.label : `${v.label} (coming soon)`));
-  const name = h("input", { id: "conn-name", value: "crm", required: true, autocomplete: "off" }) as HTMLInputElement;
+  for (const f of forms) kind.append(h("option", { value: f.kind }, f.label));
+  const name = h("input", { id: "conn-name", value: "crm", required: true, autocomplete: "off", "aria-describedby": "conn-name-hint" }) as HTMLInputElement;
   const fieldsBox = h("div", {});
-  const secret = h("input", { id: "conn-secret", type: "password", autocomplete: "off" }) as HTMLInputElement;
-  const secretLabel = h("span", {}, "API key");
   const result = h("p", { id: "conn-result", "aria-live": "polite" });
+  const buttons = h("div", { class: "row" });
+  const test = h("button", { id: "conn-test", type: "button" }, "Test connection") as HTMLButtonElement;
+  const save = h("button", { id: "conn-save", type: "submit", class: "primary" }, "Save and sign in") as HTMLButtonElement;
+  const inputs = () => [...fieldsBox.querySelectorAll<HTMLInputElement>("input[data-key]")];
   const drawFields = () => {
-    const k = KINDS[kind.value];
+    const f = formOf(kind.value);
+    result.textContent = "";
+    if (!f) return;
     fieldsBox.replaceChildren(
-      ...k.fields.map(([key, label, ph]) => field(label, h("input", { id: `conn-${key}`, "data-key": key, placeholder: ph, autocomplete: "off" }))),
+      ...f.fields.map((x) =>
+        h(
+          "label",
+          { class: "field" },
+          h("span", {}, x.label + (x.required ? "" : " (optional)")),
+          h("input", {
+            id: `conn-${x.key}`,
+            "data-key": x.key,
+            type: x.secret ? "password" : "text",
+            inputmode: x.key === "url" ? "url" : undefined,
+            placeholder: x.placeholder || undefined,
+            autocomplete: "off",
+            spellcheck: "false",
+            required: x.required && !x.secret,
+            "aria-describedby": x.hint ? `conn-${x.key}-hint` : undefined,
+          }),
+          x.hint ? h("small", { class: "muted", id: `conn-${x.key}-hint` }, x.hint) : null,
+        ),
+      ),
     );
-    secretLabel.textContent = k.secret ?? "Secret";
+    buttons.replaceChildren(...(f.oauth ? [zohoButton(name, result)] : [test, save]));
   };
   kind.addEventListener("change", drawFields);
   drawFields();
-  const form = () => ({
-    name: name.value.trim(),
-    kind: kind.value,
-    settings: Object.fromEntries([...fieldsBox.querySelectorAll<HTMLInputElement>("input")].map((i) => [i.dataset.key!, i.value.trim()])),
-    secret: secret.value || null,
-  });
-  const test = h("button", { id: "conn-test", type: "button" }, "Test connection") as HTMLButtonElement;
+  const form = () => {
+    const all = inputs();
+    const secret = all.find((i) => i.dataset.key === "secret")?.value ?? "";
+    return {
+      name: name.value.trim(),
+      kind: kind.value,
+      settings: Object.fromEntries(all.filter((i) => i.dataset.key !== "secret").map((i) => [i.dataset.key!, i.value.trim()])),
+      secret: secret || null,
+    };
+  };
   test.onclick = async () => {
     result.textContent = "Checking…";
+    result.className = "";
     const who = await call(commands.testConnection(form()), test);
-    result.textContent = who ? `Signed in as ${who}` : "Not signed in";
-    result.className = who ? "ok" : "";
+    result.textContent = who ? `Signed in as ${who}` : "Not signed in: see the message above.";
+    result.className = who ? "ok" : "warn";
   };
-  const save = h("button", { id: "conn-save", type: "submit", class: "primary" }, "Save and sign in") as HTMLButtonElement;
   const el = h(
     "form",
     {
@@ -148,32 +174,55 @@ async function connections(): Promise<HTMLElement> {
       "aria-labelledby": "conn-form-title",
       onsubmit: async (e: Event) => {
         e.preventDefault();
-        const ok = await call(commands.saveConnection(form()), save);
+        if (formOf(kind.value)?.oauth) return;
+        const f = form();
+        const hadSecret = inputs().some((i) => i.type === "password" && i.value);
+        const ok = await call(commands.saveConnection(f), save);
         if (ok !== undefined) {
-          secret.value = "";
-          say(`Saved ${form().name}; its secret is in the OS keyring.`);
+          for (const i of inputs()) if (i.type === "password") i.value = "";
+          say(`Saved ${f.name}${hadSecret ? "; its secret is in the OS keyring" : ""}.`);
           void render();
         }
       },
     },
     h("h3", { id: "conn-form-title" }, "Sign in to a system"),
     field("System", kind),
-    field("Connection name", name, "Letters, digits, - and _. The Twenty preset uses “crm”."),
+    h("label", { class: "field" }, h("span", {}, "Connection name"), name, h("small", { class: "muted", id: "conn-name-hint" }, "Letters, digits, - and _. The presets use crm, workbook, cloud/local, finance.")),
     fieldsBox,
-    h("label", { class: "field" }, secretLabel, secret, h("small", { class: "muted" }, "Stored in the OS keyring only.")),
-    h("div", { class: "row" }, test, save),
+    buttons,
     result,
   );
+  const again = (c: ConnectionView) => {
+    if (!formOf(c.kind)) return;
+    kind.value = c.kind;
+    drawFields();
+    name.value = c.name;
+    const url = document.getElementById("conn-url") as HTMLInputElement | null;
+    if (url && c.location) url.value = c.location;
+    (inputs().find((i) => i.type === "password" && !i.value) ?? name).focus();
+  };
   return h(
     "section",
     { "aria-labelledby": "h-conn" },
     h("h2", { id: "h-conn" }, "Connections"),
-    list.length ? connectionTable(list) : h("p", { class: "muted" }, "No connections yet. Sign in to your CRM below."),
+    list.length ? connectionTable(list, again) : h("p", { class: "muted" }, "No connections yet. Sign in to your CRM or ERP below."),
     el,
   );
 }
 
-function connectionTable(list: ConnectionView[]) {
+/// Zoho signs in through the system browser (OAuth with PKCE and a loopback redirect).
+function zohoButton(_name: HTMLInputElement, result: HTMLElement): HTMLElement {
+  result.textContent = "Signing in to Zoho from the app is not available in this build; use `crosswalk login` with a refresh token.";
+  return h("span", {});
+}
+
+function secretState(c: ConnectionView): [string, string] {
+  if (c.needs_secret) return c.signed_in ? ["Yes", "ok"] : ["No — sign in", "warn"];
+  if (c.secret_optional) return c.signed_in ? ["Yes (signing secret)", "ok"] : ["No secret (optional)", "muted"];
+  return ["Not needed", "ok"];
+}
+
+function connectionTable(list: ConnectionView[], again: (c: ConnectionView) => void) {
   return h(
     "table",
     { id: "conn-list" },
@@ -181,24 +230,26 @@ function connectionTable(list: ConnectionView[]) {
     h(
       "tbody",
       {},
-      ...list.map((c) =>
-        h(
+      ...list.map((c) => {
+        const [state, cls] = secretState(c);
+        return h(
           "tr",
           { "data-name": c.name },
           h("td", {}, c.name),
-          h("td", {}, KINDS[c.kind]?.label ?? c.kind),
+          h("td", {}, formOf(c.kind)?.label ?? c.kind),
           h("td", {}, c.location ?? ""),
-          h("td", { class: c.signed_in || !c.needs_secret ? "ok" : "warn" }, c.needs_secret ? (c.signed_in ? "Yes" : "No — sign in") : "Not needed"),
+          h("td", { class: cls }, state),
           h(
             "td",
             {},
-            c.needs_secret && c.signed_in
+            formOf(c.kind) ? h("button", { type: "button", "aria-label": `Sign in to ${c.name} again`, onclick: () => again(c) }, c.signed_in ? "Change" : "Sign in") : null,
+            (c.needs_secret || c.secret_optional) && c.signed_in
               ? h("button", { type: "button", "aria-label": `Sign out of ${c.name}`, onclick: async () => { if ((await call(commands.signOut(c.name))) !== undefined) { say(`Signed out of ${c.name}; its secret was deleted.`); void render(); } } }, "Sign out")
               : null,
             h("button", { type: "button", "aria-label": `Remove ${c.name}`, onclick: async () => { if ((await call(commands.removeConnection(c.name))) !== undefined) void render(); } }, "Remove"),
           ),
-        ),
-      ),
+        );
+      }),
     ),
   );
 }
@@ -255,6 +306,7 @@ async function syncs(): Promise<HTMLElement> {
   );
   const links = overview?.links ?? [];
   const out = h("div", { id: "sync-output", "aria-live": "polite" });
+  const editorBox = h("div", { id: "link-editor-box" });
   const table = h(
     "table",
     { id: "sync-list" },
@@ -275,6 +327,13 @@ async function syncs(): Promise<HTMLElement> {
           h(
             "td",
             {},
+            actionButton("Edit", `edit-${l.link}`, `Edit the fields, policies and schedule of ${l.link}`, async (b) => {
+              const ed = await linkEditor(l.link, b);
+              if (ed) {
+                editorBox.replaceChildren(ed);
+                ed.querySelector<HTMLElement>("h3")?.focus();
+              }
+            }),
             actionButton("Preview", `preview-${l.link}`, `Preview the next run of ${l.link}`, async (b) => showOutcomes(out, await call(commands.syncNow(l.link, true), b))),
             actionButton("Sync now", `sync-${l.link}`, `Sync ${l.link} now`, async (b) => {
               lastOutcomes = await call(commands.syncNow(l.link, false), b);
@@ -299,8 +358,187 @@ async function syncs(): Promise<HTMLElement> {
     h("h2", { id: "h-syncs" }, "Syncs"),
     links.length ? h("div", {}, table, h("div", { class: "row" }, all)) : h("p", { class: "muted" }, "No syncs yet."),
     out,
+    editorBox,
     form,
   );
+}
+
+// ---------- Sync editor: field mapping, policies, schedule ----------
+const DIRECTIONS: [string, string][] = [
+  ["", "Same as the sync"],
+  ["two_way", "Both ways"],
+  ["left_to_right", "Left → right only"],
+  ["right_to_left", "Right → left only"],
+];
+const arrow = (d: DirectionView | null | undefined, link: DirectionView) => ({ two_way: "↔", left_to_right: "→", right_to_left: "←" })[d ?? link];
+
+async function linkEditor(link: string, busy: HTMLButtonElement): Promise<HTMLElement | undefined> {
+  const cur = await call(commands.linkSettings(link), busy);
+  if (!cur) return undefined;
+  let mapping: FieldMappingView[] = cur.fields.map((f) => ({ ...f }));
+  const L = `${cur.left_connection} ${cur.left_object}`;
+  const R = `${cur.right_connection} ${cur.right_object}`;
+  const id = (s: string) => `edit-${s}`;
+  const select = (sid: string, value: string, options: [string, string][]) =>
+    h("select", { id: id(sid) }, ...options.map(([v, t]) => h("option", { value: v, selected: v === value }, t))) as HTMLSelectElement;
+  const conflict = select("conflict", cur.conflict, [
+    ["newest_wins", "Newest change wins"],
+    ["left_wins", `${L} wins (left)`],
+    ["right_wins", `${R} wins (right)`],
+    ["ask", "Ask me (park it under Conflicts)"],
+  ]);
+  const deletes = select("deletes", cur.deletes, [
+    ["ignore", "Keep the record on the other side"],
+    ["propagate", "Delete it on the other side too"],
+    ["ask", "Ask me (park it under Conflicts)"],
+  ]);
+  const scheduled = h("input", { type: "checkbox", id: id("scheduled"), checked: cur.every_minutes !== null }) as HTMLInputElement;
+  const every = h("input", { type: "number", id: id("every"), min: 1, value: cur.every_minutes ?? 30, "aria-label": "Minutes between scheduled syncs", disabled: cur.every_minutes === null }) as HTMLInputElement;
+  scheduled.onchange = () => (every.disabled = !scheduled.checked);
+  const onSave = h("input", { type: "checkbox", id: id("on-save"), checked: cur.on_save }) as HTMLInputElement;
+  const onHook = h("input", { type: "checkbox", id: id("on-webhook"), checked: cur.on_webhook }) as HTMLInputElement;
+  const fieldsNote = h("p", { id: id("fields-note"), class: "muted", "aria-live": "polite" }, "Loading the fields of both systems…");
+  const leftList = h("datalist", { id: "left-fields" });
+  const rightList = h("datalist", { id: "right-fields" });
+  const suggestions = h("div", { id: id("suggestions"), class: "row", role: "group", "aria-label": "Suggested field matches" });
+  const isKey = (f: FieldMappingView) => !!cur.match_key && f.left === cur.match_key[0] && f.right === cur.match_key[1];
+  const body = h("tbody", {});
+  const drawMapping = () => {
+    body.replaceChildren(
+      ...mapping.map((f, i) => {
+        const dir = select(`dir-${i}`, f.direction ?? "", DIRECTIONS);
+        dir.setAttribute("aria-label", `Direction of ${f.left} ↔ ${f.right}`);
+        dir.onchange = () => {
+          f.direction = (dir.value || null) as DirectionView | null;
+          drawMapping();
+          document.getElementById(id(`dir-${i}`))?.focus();
+        };
+        const remove = h("button", { type: "button", id: id(`remove-${i}`), "aria-label": `Remove ${f.left} ↔ ${f.right}`, disabled: isKey(f), title: isKey(f) ? "Records are matched on this field" : undefined }, "Remove") as HTMLButtonElement;
+        remove.onclick = () => {
+          mapping = mapping.filter((m) => m !== f);
+          drawMapping();
+          (document.getElementById(id(`remove-${Math.min(i, mapping.length - 1)}`)) ?? document.getElementById(id("add-left")))?.focus();
+        };
+        return h(
+          "tr",
+          { "data-left": f.left, "data-right": f.right },
+          h("td", {}, f.left, isKey(f) ? h("small", { class: "muted" }, " (match key)") : null),
+          h("td", { class: "arrow", "aria-hidden": "true" }, arrow(f.direction, cur.direction)),
+          h("td", {}, f.right),
+          h("td", {}, dir),
+          h("td", {}, remove),
+        );
+      }),
+    );
+  };
+  drawMapping();
+  const addLeft = h("input", { id: id("add-left"), list: "left-fields", autocomplete: "off", spellcheck: "false" }) as HTMLInputElement;
+  const addRight = h("input", { id: id("add-right"), list: "right-fields", autocomplete: "off", spellcheck: "false" }) as HTMLInputElement;
+  const addDir = select("add-direction", "", DIRECTIONS);
+  const add = (l: string, r: string, d: string) => {
+    if (!l.trim() || !r.trim()) {
+      fail({ code: "bad_input", message: "Choose a field on both sides to add a row." });
+      return false;
+    }
+    mapping.push({ left: l.trim(), right: r.trim(), direction: (d || null) as DirectionView | null });
+    drawMapping();
+    say(`Added ${l.trim()} ↔ ${r.trim()}; save to keep it.`);
+    return true;
+  };
+  const addBtn = h("button", { type: "button", id: id("add-field") }, "Add field") as HTMLButtonElement;
+  addBtn.onclick = () => {
+    if (add(addLeft.value, addRight.value, addDir.value)) {
+      addLeft.value = addRight.value = "";
+      addLeft.focus();
+    }
+  };
+  void commands.linkFields(link).then((r) => {
+    if (r.status !== "ok") {
+      fieldsNote.textContent = `The fields could not be listed (${r.error.message}); type the names by hand.`;
+      return;
+    }
+    const opts = (list: FieldChoiceView[]) => list.map((f) => h("option", { value: f.name }, f.label !== f.name ? f.label : f.field_type));
+    leftList.replaceChildren(...opts(r.data.left));
+    rightList.replaceChildren(...opts(r.data.right));
+    fieldsNote.textContent = `${r.data.left.length} fields on the left, ${r.data.right.length} on the right: start typing to pick one.`;
+    suggestions.replaceChildren(
+      ...(r.data.suggestions.length ? [h("span", { class: "muted" }, "Suggested:")] : []),
+      ...r.data.suggestions.map((g) => {
+        const b = h("button", { type: "button", "aria-label": `Add suggested ${g.left} ↔ ${g.right}` }, `${g.left} ↔ ${g.right}`) as HTMLButtonElement;
+        b.onclick = () => {
+          if (add(g.left, g.right, "")) b.remove();
+        };
+        return b;
+      }),
+    );
+  });
+  const saveBtn = h("button", { type: "submit", id: id("save"), class: "primary" }, "Save changes") as HTMLButtonElement;
+  const close = h("button", { type: "button", id: id("close") }, "Close") as HTMLButtonElement;
+  const form = h(
+    "form",
+    {
+      id: "link-editor",
+      "aria-labelledby": id("title"),
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const saved = await call(
+          commands.saveLink(link, {
+            conflict: conflict.value as ConflictPolicyView,
+            deletes: deletes.value as DeletePolicyView,
+            every_minutes: scheduled.checked ? Math.max(1, Math.floor(Number(every.value) || 0)) : null,
+            on_save: onSave.checked,
+            on_webhook: onHook.checked,
+            fields: mapping,
+          }),
+          saveBtn,
+        );
+        if (saved) {
+          mapping = saved.fields.map((f) => ({ ...f }));
+          drawMapping();
+          say(`Saved sync ${link}: ${saved.fields.length} fields, ${saved.conflict.replace("_", " ")}, ${saved.every_minutes ? `every ${saved.every_minutes} min` : "no schedule"}.`);
+          await refreshOverview();
+        }
+      },
+    },
+    h("h3", { id: id("title"), tabindex: -1 }, `Edit sync ${link}: ${L} ${arrow(null, cur.direction)} ${R}`),
+    h("p", { class: "muted" }, cur.direction === "two_way" ? "Changes flow both ways." : `Changes flow ${cur.direction === "left_to_right" ? "from left to right" : "from right to left"} only.`,
+      cur.id_field ? ` The ${cur.id_field[0]} side's ${cur.id_field[1]} holds the other side's record id.` : ""),
+    field("When a field changed differently on both sides", conflict),
+    field("When a record is deleted on one side", deletes),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "When to sync"),
+      h("div", { class: "row" }, h("label", { class: "check inline" }, scheduled, " Every"), every, h("span", {}, "minutes")),
+      h("label", { class: "check" }, onSave, " When a workbook in this sync is saved"),
+      h("label", { class: "check" }, onHook, " When a webhook from either system arrives"),
+    ),
+    h("h4", { id: id("mapping-title") }, "Field mapping"),
+    h(
+      "table",
+      { id: "mapping", "aria-labelledby": id("mapping-title") },
+      h("thead", {}, h("tr", {}, h("th", {}, `Left: ${L}`), h("th", {}, h("span", { class: "sr" }, "Flow")), h("th", {}, `Right: ${R}`), h("th", {}, "Direction"), h("th", {}, h("span", { class: "sr" }, "Remove")))),
+      body,
+    ),
+    fieldsNote,
+    suggestions,
+    h(
+      "div",
+      { class: "row", role: "group", "aria-label": "Add a mapped field" },
+      field("Left field", addLeft),
+      field("Right field", addRight),
+      field("Direction", addDir),
+      addBtn,
+    ),
+    leftList,
+    rightList,
+    h("div", { class: "row" }, saveBtn, close),
+  );
+  close.onclick = () => {
+    form.remove();
+    document.getElementById(`edit-${link}`)?.focus();
+  };
+  return form;
 }
 
 function actionButton(label: string, id: string, aria: string, onclick: (b: HTMLButtonElement) => Promise<void>) {

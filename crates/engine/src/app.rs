@@ -146,7 +146,7 @@ impl App {
         let def = self.def(name)?;
         let secret = if crosswalk_connectors::needs_secret(&def.kind) {
             let env = def.settings.get("secret_env").and_then(|v| v.as_str());
-            match secrets::get(name, env) {
+            match secrets::lookup(name, env).map_err(|m| AppError::new(ErrorCode::Unavailable, format!("connection {name}: {m}")))? {
                 Some((s, _)) => Some(s),
                 None => {
                     return Err(AppError::new(
@@ -158,6 +158,10 @@ impl App {
                     ))
                 }
             }
+        } else if crate::setup::optional_secret(&def.kind) {
+            // A webhook's signing secret: from the keyring when signed in, else none.
+            let env = def.settings.get("secret_env").and_then(|v| v.as_str());
+            secrets::lookup(name, env).map_err(|m| AppError::new(ErrorCode::Unavailable, format!("connection {name}: {m}")))?.map(|(s, _)| s)
         } else {
             def.settings.get("secret_env").and_then(|v| v.as_str()).and_then(|e| secrets::get(name, Some(e))).map(|(s, _)| s)
         };

@@ -5,6 +5,11 @@
 //! Invariants: the config is edited with `toml_edit` so a user's comments and layout
 //! survive; a change is validated as a whole config before it is written, and written to a
 //! temp file then renamed; secrets go only to the keyring.
+//!
+//! [`sign_in_forms`] describes the form of every system (which settings, which secret);
+//! [`links`] shows and edits a link's field mapping, policies and schedule.
+
+pub mod links;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +34,8 @@ pub struct ConnectionInfo {
     /// Whether a secret is stored (keyring or environment) for a kind that needs one.
     pub signed_in: bool,
     pub needs_secret: bool,
+    /// The secret may be left out (a webhook's signing key).
+    pub secret_optional: bool,
 }
 
 /// The connections in the config at `config_path` (none when it does not exist yet).
@@ -47,19 +54,116 @@ pub fn list_connections(config_path: &Path) -> Result<Vec<ConnectionInfo>, AppEr
                 name: name.clone(),
                 kind: def.kind.clone(),
                 location,
-                signed_in: secrets::get(name, env).is_some(),
+                signed_in: (crosswalk_connectors::needs_secret(&def.kind) || optional_secret(&def.kind)) && secrets::get(name, env).is_some(),
                 needs_secret: crosswalk_connectors::needs_secret(&def.kind),
+                secret_optional: optional_secret(&def.kind),
             }
         })
         .collect())
 }
 
+/// One input of a sign-in form.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FormField {
+    /// The setting it fills (`url`, `username`), or `secret` for the keyring secret.
+    pub key: String,
+    pub label: String,
+    pub placeholder: String,
+    /// Goes to the keyring, never the config (shown as a password input).
+    pub secret: bool,
+    pub required: bool,
+    pub hint: Option<String>,
+}
+
+/// How a person signs in to one kind of system.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignInForm {
+    pub kind: String,
+    pub label: String,
+    pub fields: Vec<FormField>,
+    /// Signs in through the system browser (OAuth) instead of a typed secret.
+    pub oauth: bool,
+}
+
+fn input(key: &str, label: &str, placeholder: &str, hint: Option<&str>) -> FormField {
+    FormField { key: key.into(), label: label.into(), placeholder: placeholder.into(), secret: false, required: true, hint: hint.map(Into::into) }
+}
+
+fn secret(key: &str, label: &str, required: bool, hint: &str) -> FormField {
+    FormField { key: key.into(), label: label.into(), placeholder: String::new(), secret: true, required, hint: Some(hint.into()) }
+}
+
+/// The sign-in form of every system a person can connect from the desktop app.
+pub fn sign_in_forms() -> Vec<SignInForm> {
+    let form = |kind: &str, label: &str, fields: Vec<FormField>| SignInForm { kind: kind.into(), label: label.into(), fields, oauth: false };
+    let keyring = "Stored in the OS keyring only.";
+    vec![
+        form("twenty", "Twenty CRM", vec![
+            input("url", "Workspace URL", "https://acme.twenty.com", Some("Cloud workspaces use https://api.twenty.com.")),
+            secret("secret", "API key", true, "Settings → APIs & Webhooks → Create API key. Stored in the OS keyring only."),
+        ]),
+        form("frappe", "Frappe / ERPNext", vec![
+            input("url", "Site URL", "https://erp.example.com", Some("The site's address, without /api.")),
+            FormField { secret: true, ..input("api_key", "API key", "", Some("User → Settings → API Access → Generate Keys.")) },
+            secret("secret", "API secret", true, "Shown once when the keys are generated. Key and secret are stored together in the OS keyring only."),
+        ]),
+        form("wefact", "WeFact", vec![
+            FormField { required: false, ..input("url", "API URL", crosswalk_connectors::wefact::DEFAULT_URL, Some("Leave empty for WeFact's own endpoint.")) },
+            secret("secret", "API key", true, "WeFact → Settings → API. Stored in the OS keyring only."),
+        ]),
+        form("payamgostar", "Payamgostar CRM", vec![
+            input("url", "CRM URL", "https://crm.example.ir", None),
+            input("username", "Username", "api-user", None),
+            secret("secret", "Password", true, keyring),
+        ]),
+        form("siagh", "Siagh finance", vec![
+            input("url", "Siagh URL", "https://siagh.example.ir", None),
+            input("username", "Username", "api-user", None),
+            secret("secret", "Password", true, "Sent to Siagh MD5-hashed, as its login asks. Stored in the OS keyring only."),
+        ]),
+        form("webhook", "Webhook (Zapier, Make, …)", vec![
+            input("url", "Webhook URL", "https://hooks.zapier.com/hooks/catch/…", Some("Shown shortened: the address itself is secret-like.")),
+            secret("secret", "Signing secret (optional)", false, "When set, each POST carries an HMAC-SHA256 signature. Stored in the OS keyring only."),
+        ]),
+    ]
+}
+
+/// Kinds whose secret is optional (a webhook's signing key): looked up in the keyring
+/// when present, fine when absent.
+pub fn optional_secret(kind: &str) -> bool {
+    kind == "webhook"
+}
+
+/// Splits a form into what goes to the config and what goes to the keyring. Secret-like
+/// form fields (Frappe's `api_key`) never reach the config: Frappe keeps `key:secret` as
+/// one keyring secret, the form the erpnext-erpnext preset and `crosswalk login` use.
+fn credentials(kind: &str, settings: &BTreeMap<String, String>, secret: Option<Secret>) -> Result<(BTreeMap<String, String>, Option<Secret>), AppError> {
+    let mut settings = settings.clone();
+    if kind != "frappe" {
+        return Ok((settings, secret));
+    }
+    let key = settings.remove("api_key").map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+    match (key, secret) {
+        (Some(k), Some(s)) if !s.expose().contains(':') => Ok((settings, Some(Secret::new(format!("{k}:{}", s.expose().trim()))))),
+        (Some(_), None) => Err(AppError::new(ErrorCode::BadInput, "give the API secret too: Frappe signs in with the API key and its secret together")),
+        (_, s) => Ok((settings, s)),
+    }
+}
+
 /// Checks settings and a secret that are not saved yet: builds the connector and runs its
 /// health check ("Test connection" before "Save").
 pub async fn test_connection(config_path: &Path, name: &str, kind: &str, settings: &BTreeMap<String, String>, secret: Option<Secret>) -> Result<Identity, AppError> {
-    let def = connection_def(kind, settings)?;
+    let (settings, secret) = credentials(kind, settings, secret)?;
+    let def = connection_def(kind, &settings)?;
     let base_dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let secret = secret.or_else(|| secrets::get(name, None).map(|(s, _)| s));
+    let secret = match secret {
+        Some(s) => Some(s),
+        None => secrets::lookup(name, None).map_err(|m| AppError::new(ErrorCode::Unavailable, m))?.map(|(s, _)| s),
+    };
+    if secret.is_none() && crosswalk_connectors::needs_secret(kind) {
+        let what = sign_in_forms().into_iter().find(|f| f.kind == kind).and_then(|f| f.fields.into_iter().rev().find(|f| f.secret)).map_or("secret".to_string(), |f| f.label);
+        return Err(AppError::new(ErrorCode::Auth, format!("enter the {what} to test the connection")));
+    }
     let ctx = BuildContext { base_dir, data_dir: std::env::temp_dir(), secret };
     let conn = crosswalk_connectors::build(name, &def, &ctx)
         .map_err(|e| AppError::new(ErrorCode::BadInput, format!("{kind} connection {name}: {}: {}", e.key, e.message)))?;
@@ -81,6 +185,9 @@ fn connection_def(kind: &str, settings: &BTreeMap<String, String>) -> Result<Con
 /// there are kept), then stores `secret` in the keyring when one is given.
 pub fn save_connection(config_path: &Path, name: &str, kind: &str, settings: &BTreeMap<String, String>, secret: Option<&Secret>) -> Result<(), AppError> {
     valid_name(name)?;
+    let (settings, secret) = credentials(kind, settings, secret.cloned())?;
+    let settings = &settings;
+    let secret = secret.as_ref();
     connection_def(kind, settings)?;
     let mut doc = read_doc(config_path)?;
     let conns = table_mut(&mut doc, "connections");
