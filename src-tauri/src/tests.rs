@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crosswalk_engine::control::Runtime;
 use crosswalk_simulators::twenty::{TwentySim, TwentySimOptions};
+use crosswalk_simulators::{FrappeSim, FrappeSimOptions};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
@@ -67,6 +68,33 @@ fn commands_set_up_and_run_a_twenty_excel_sync_over_ipc() {
     let ov = invoke(&w, "overview", json!({})).unwrap();
     assert_eq!(ov["configured"], false, "a first start has nothing set up: {ov}");
 
+    let forms = invoke(&w, "sign_in_forms", json!({})).unwrap();
+    let kinds: Vec<&str> = forms.as_array().unwrap().iter().filter_map(|f| f["kind"].as_str()).collect();
+    for k in ["twenty", "frappe", "wefact", "payamgostar", "siagh", "webhook"] {
+        assert!(kinds.contains(&k), "a sign-in form for {k}: {kinds:?}");
+    }
+
+    // Frappe: URL + API key + API secret; the key and secret travel together.
+    let frappe = tauri::async_runtime::block_on(FrappeSim::spawn(FrappeSimOptions { port: 0, api_key: "fk".into(), api_secret: "fs".into(), ..Default::default() }));
+    let form = |secret: &str| json!({"form": {"name": "erp", "kind": "frappe", "settings": {"url": frappe.base_url, "api_key": "fk"}, "secret": secret}});
+    let err = invoke(&w, "test_connection", form("wrong")).unwrap_err();
+    assert_eq!(err["code"], "auth", "a rejected Frappe key:secret reaches the UI with code auth: {err}");
+    let who = invoke(&w, "test_connection", form("fs")).unwrap();
+    assert!(who.as_str().is_some_and(|s| s.contains(&frappe.base_url)), "Test connection names the user and site: {who}");
+    let mut no_secret = form("");
+    no_secret["form"]["secret"] = Value::Null;
+    let err = invoke(&w, "save_connection", no_secret).unwrap_err();
+    assert_eq!(err["code"], "bad_input", "an API key without its secret is refused: {err}");
+    assert!(!rt.config_path().exists(), "a refused sign-in writes no config");
+    tauri::async_runtime::block_on(frappe.shutdown());
+
+    // A webhook's signing secret is optional.
+    let hook = json!({"form": {"name": "hook", "kind": "webhook", "settings": {"url": "http://127.0.0.1:9/hook"}, "secret": null}});
+    invoke(&w, "save_connection", hook).unwrap();
+    let conns = invoke(&w, "list_connections", json!({})).unwrap();
+    assert_eq!((conns[0]["name"].as_str(), conns[0]["secret_optional"].as_bool()), (Some("hook"), Some(true)), "a webhook is saved without a secret: {conns}");
+    invoke(&w, "remove_connection", json!({"name": "hook"})).unwrap();
+
     let bad = json!({"form": {"name": "crm", "kind": "twenty", "settings": {"url": sim.base_url}, "secret": "wrong-key"}});
     let err = invoke(&w, "test_connection", bad).unwrap_err();
     assert_eq!(err["code"], "auth", "a rejected key reaches the UI as {{code, message}} with code auth: {err}");
@@ -111,6 +139,21 @@ fn commands_set_up_and_run_a_twenty_excel_sync_over_ipc() {
 
     let ov = invoke(&w, "overview", json!({})).unwrap();
     assert_eq!(ov["links"].as_array().map(Vec::len), Some(2), "both syncs are in the overview: {ov}");
+
+    // The sync editor: mapping, policies, schedule.
+    let cur = invoke(&w, "link_settings", json!({"link": "people"})).unwrap();
+    assert_eq!(cur["conflict"], "ask", "the link is read from the config: {cur}");
+    let fields = invoke(&w, "link_fields", json!({"link": "people"})).unwrap();
+    assert!(fields["left"].as_array().is_some_and(|l| l.len() > 3), "the CRM's people fields are listed: {fields}");
+    let mut edit = json!({"conflict": "newest_wins", "deletes": "propagate", "every_minutes": 15, "on_save": true, "on_webhook": true, "fields": cur["fields"]});
+    let saved = invoke(&w, "save_link", json!({"link": "people", "edit": edit})).unwrap();
+    assert_eq!((saved["conflict"].as_str(), saved["every_minutes"].as_u64()), (Some("newest_wins"), Some(15)), "the edit is saved: {saved}");
+    let text = std::fs::read_to_string(rt.config_path()).unwrap();
+    assert!(text.contains("conflict = \"newest_wins\"") && text.contains("every_minutes = 15"), "and lands in the config: {text}");
+    edit["fields"].as_array_mut().unwrap().push(json!({"left": "noSuchField", "right": "city2", "direction": null}));
+    let err = invoke(&w, "save_link", json!({"link": "people", "edit": edit})).unwrap_err();
+    assert_eq!(err["code"], "bad_input", "a field the CRM does not have is refused: {err}");
+    assert_eq!(std::fs::read_to_string(rt.config_path()).unwrap(), text, "a refused edit writes nothing");
     assert_eq!(invoke(&w, "conflicts", json!({})).unwrap(), json!([]), "nothing conflicts yet");
 
     invoke(&w, "set_paused", json!({"paused": true})).unwrap();
