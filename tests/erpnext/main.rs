@@ -10,6 +10,10 @@ use crosswalk_engine::App;
 use crosswalk_simulators::frappe::{FrappeSim, FrappeSimHandle, FrappeSimOptions};
 use serde_json::{json, Value as Json};
 
+mod scale;
+mod support;
+mod setup;
+
 async fn run(app: &App, link: &str) -> RunReport {
     app.run_link(link, &RunOptions::default(), &NoProgress).await.unwrap_or_else(|e| panic!("{link}: {e}"))
 }
@@ -30,20 +34,14 @@ fn name_of(site: &FrappeSimHandle, doctype: &str, field: &str, value: &str) -> S
     find(&site.docs(doctype), field, value)["name"].as_str().unwrap().to_string()
 }
 
-fn writes(site: &FrappeSimHandle) -> u64 {
-    let c = site.counters();
-    c.kind("POST list") + c.kind("PUT one") + c.kind("DELETE one")
-}
+use support::writes;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sales_orders_point_at_their_own_sites_customers() {
     let cloud = FrappeSim::spawn(FrappeSimOptions { series_start: 1, ..FrappeSimOptions::default() }).await;
     let local = FrappeSim::spawn(FrappeSimOptions { series_start: 5001, utc_offset_minutes: 60, time_zone: Some("Europe/Amsterdam".into()), ..FrappeSimOptions::default() }).await;
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("CROSSWALK_HOME", dir.path().join("home"));
-    std::env::set_var("CROSSWALK_NO_KEYRING", "1");
-    std::env::set_var("CROSSWALK_SECRET_CLOUD", cloud.secret());
-    std::env::set_var("CROSSWALK_SECRET_LOCAL", local.secret());
+    support::home();
     let config = dir.path().join("crosswalk.toml");
     let mut v = Values::default();
     for (k, val) in [

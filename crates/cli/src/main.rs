@@ -59,6 +59,8 @@ pub enum Command {
     Restore(commands::restore::RestoreArgs),
     /// Try Crosswalk against a local Twenty simulator with sample data.
     Demo(commands::demo::DemoArgs),
+    /// Make the Webhook documents on a Frappe/ERPNext site (or print them with --print).
+    WebhookSetup(commands::webhook_setup::WebhookSetupArgs),
 }
 
 fn main() -> ExitCode {

@@ -233,12 +233,18 @@ impl App {
 
     /// Runs a link now, waiting for a run already under way to finish first.
     pub async fn run_link(&self, link: &str, opts: &RunOptions, progress: &dyn Progress) -> Result<RunReport, AppError> {
-        let gate = self.gate(link)?;
-        let _guard = gate.lock.lock().await;
-        self.run_locked(link, opts, progress).await
+        self.run_link_selected(link, opts, None, progress).await
     }
 
-    async fn run_locked(&self, link: &str, opts: &RunOptions, progress: &dyn Progress) -> Result<RunReport, AppError> {
+    /// Runs a link now, limited to one record when `only` is given (`crosswalk sync
+    /// --record`; see [`crate::select`]).
+    pub async fn run_link_selected(&self, link: &str, opts: &RunOptions, only: Option<&runner::RecordSelection>, progress: &dyn Progress) -> Result<RunReport, AppError> {
+        let gate = self.gate(link)?;
+        let _guard = gate.lock.lock().await;
+        self.run_locked(link, opts, only, progress).await
+    }
+
+    async fn run_locked(&self, link: &str, opts: &RunOptions, only: Option<&runner::RecordSelection>, progress: &dyn Progress) -> Result<RunReport, AppError> {
         self.emit(AppEvent::RunStarted { link: link.to_string(), trigger: opts.trigger.clone() });
         let result = async {
             let spec = self.prepare(link).await?;
@@ -261,7 +267,7 @@ impl App {
                 left_name: spec.def.left.connection.clone(),
                 right_name: spec.def.right.connection.clone(),
             };
-            Ok::<_, AppError>(runner::run(&run, opts, progress).await?)
+            Ok::<_, AppError>(runner::run_selected(&run, opts, only, progress).await?)
         }
         .await;
         match &result {
@@ -297,7 +303,7 @@ impl App {
                 return out;
             }
             let opts = RunOptions { trigger: trigger.to_string(), ..RunOptions::default() };
-            out.push(self.run_locked(link, &opts, &runner::NoProgress).await);
+            out.push(self.run_locked(link, &opts, None, &runner::NoProgress).await);
             drop(guard);
         }
     }

@@ -11,9 +11,11 @@ pub mod events;
 pub mod paths;
 pub mod presets;
 pub mod secrets;
+pub mod select;
 pub mod setup;
 pub mod translate;
 pub mod watch;
+pub mod webhook_setup;
 pub mod webhooks;
 
 pub use app::{login, logout, App, LinkStatus, Take};

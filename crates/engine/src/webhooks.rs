@@ -1,6 +1,9 @@
 //! The webhook listener: verifies deliveries, stores them in the inbox (the nonce makes a
 //! replayed delivery land once), and triggers the links that use the connection. A forged,
-//! stale or replayed webhook gets 401 and starts nothing.
+//! unsigned, stale or replayed webhook gets 401, an oversized one 413, a signed but
+//! malformed one 400, and none of them is stored or starts anything. `GET /health` answers
+//! for monitoring. [`crate::webhook_setup`] makes the Webhook documents on a Frappe site
+//! (`crosswalk webhook-setup`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,8 +12,10 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::Router;
+use crosswalk_connectors::frappe::webhook::MAX_BODY;
 use crosswalk_connectors::twenty::webhook::{verify_twenty_webhook, NonceCache, TwentyWebhookHeaders, WebhookError, DEFAULT_WINDOW};
 
 use crate::app::App;
@@ -76,8 +81,7 @@ fn links_for_event(app: &App, connection: &str, object: Option<&str>) -> Vec<Str
 /// Serves `POST /webhooks/{connection}` on `addr` until `shutdown` resolves. Returns the
 /// bound address (useful with port 0).
 pub async fn serve(app: Arc<App>, addr: SocketAddr, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<SocketAddr, AppError> {
-    let shared = Shared { app, nonces: Arc::new(NonceCache::new()) };
-    let router = Router::new().route("/webhooks/:connection", post(receive)).with_state(shared);
+    let router = router(app);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| AppError::new(ErrorCode::Unavailable, format!("cannot listen for webhooks on {addr}: {e}")))?;
@@ -87,6 +91,25 @@ pub async fn serve(app: Arc<App>, addr: SocketAddr, shutdown: impl std::future::
         let _ = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     });
     Ok(bound)
+}
+
+/// The listener's routes: `POST /webhooks/{connection}` (and `/webhook/{connection}`),
+/// bodies up to [`MAX_BODY`] (larger → 413), and `GET /health` for monitoring. Public so
+/// tests can drive the handler without a socket.
+pub fn router(app: Arc<App>) -> Router {
+    let shared = Shared { app, nonces: Arc::new(NonceCache::new()) };
+    Router::new()
+        .route("/webhooks/:connection", post(receive))
+        .route("/webhook/:connection", post(receive))
+        .route("/health", get(health))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+/// `GET /health`: 200 while the listener serves, with what it serves.
+async fn health(State(s): State<Shared>) -> axum::Json<serde_json::Value> {
+    let connections: Vec<&String> = s.app.config().connections.iter().filter(|(_, d)| matches!(d.kind.as_str(), "frappe" | "twenty")).map(|(n, _)| n).collect();
+    axum::Json(serde_json::json!({"status": "ok", "connections": connections, "links": s.app.link_names().len()}))
 }
 
 async fn receive(State(s): State<Shared>, Path(connection): Path<String>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {

@@ -6,6 +6,7 @@ pub mod init;
 pub mod log;
 pub mod restore;
 pub mod run;
+pub mod webhook_setup;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub async fn dispatch(cli: &Cli) -> Result<u8, AppError> {
         Command::Retry { connection } => retry(cli, connection.as_deref()),
         Command::Restore(a) => restore::run(cli, a),
         Command::Demo(a) => demo::run(cli, a).await,
+        Command::WebhookSetup(a) => webhook_setup::run(cli, a).await,
     }
 }
 

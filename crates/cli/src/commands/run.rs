@@ -2,6 +2,7 @@
 
 use clap::Args;
 use crosswalk_core::runner::{RunMode, RunOptions, RunStatus};
+use crosswalk_engine::select::{self, SelectedRun, Selection};
 use crosswalk_engine::{AppError, ErrorCode};
 
 use crate::progress::Bar;
@@ -21,6 +22,16 @@ pub struct RunArgs {
     /// Apply deletions even when more than the link's mass-delete brake allows.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// Only the links of this object (a DocType such as `Customer`, a sheet, `companies`).
+    #[arg(long)]
+    pub object: Option<String>,
+    /// Only this record, by its id on the source side (needs --direction).
+    #[arg(long, requires = "direction")]
+    pub record: Option<String>,
+    /// One way only, by connection names (`cloud-to-local`, `local-to-cloud`) or sides
+    /// (`left-to-right`, `right-to-left`).
+    #[arg(long)]
+    pub direction: Option<String>,
 }
 
 pub async fn run(cli: &Cli, a: &RunArgs, mode: RunMode) -> Result<u8, AppError> {
@@ -29,15 +40,17 @@ pub async fn run(cli: &Cli, a: &RunArgs, mode: RunMode) -> Result<u8, AppError> 
         Some(l) => vec![l.clone()],
         None => app.link_names(),
     };
-    let opts = RunOptions { mode, dry_run: a.dry_run, full: a.full, allow_mass_delete: a.allow_mass_delete, trigger: "manual".into() };
+    let selection = Selection { object: a.object.clone(), record: a.record.clone(), direction: a.direction.clone() };
+    let runs = select::plan_runs(app.config(), &links, mode, &selection)?;
     let mut code = 0u8;
     let mut reports = vec![];
-    for link in links {
-        if a.full && mode != RunMode::Push && !a.dry_run && app.reset_for_resend(&link)? && !cli.json {
+    for SelectedRun { link, mode, only } in runs {
+        let opts = RunOptions { mode, dry_run: a.dry_run, full: a.full, allow_mass_delete: a.allow_mass_delete, trigger: "manual".into() };
+        if a.full && mode != RunMode::Push && !a.dry_run && only.is_none() && app.reset_for_resend(&link)? && !cli.json {
             println!("{link}: --full: every record is sent again");
         }
         let bar = Bar::new(cli.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()));
-        let result = app.run_link(&link, &opts, &bar).await;
+        let result = app.run_link_selected(&link, &opts, only.as_ref(), &bar).await;
         bar.finish();
         let def = &app.config().links[&link];
         match result {

@@ -28,6 +28,7 @@ pub mod config;
 pub mod errors;
 pub mod links;
 pub mod mapping;
+pub mod setup;
 pub mod webhook;
 
 #[cfg(test)]

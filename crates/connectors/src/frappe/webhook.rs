@@ -6,9 +6,10 @@
 //! over re-serialised JSON. Frappe sets no Content-Type unless the webhook's headers add
 //! one, so the body is read whatever the Content-Type says.
 //!
-//! The Webhook documents Crosswalk expects (one per DocType and event — `after_insert`,
-//! `on_update`, `on_trash`, and for submittable DocTypes `on_submit`, `on_cancel`,
-//! `on_update_after_submit`) use this JSON template:
+//! The Webhook documents Crosswalk expects (one per DocType and event — `on_update`, which
+//! fires on insert too, `on_trash`, and for submittable DocTypes `on_submit`, `on_cancel`,
+//! `on_update_after_submit`; made by `crosswalk webhook-setup`, see [`super::setup`]) use
+//! this JSON template:
 //!
 //! ```text
 //! {"event": "on_update", "doctype": "{{ doc.doctype }}", "name": "{{ doc.name }}",

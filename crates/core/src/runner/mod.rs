@@ -73,6 +73,18 @@ impl Default for RunOptions {
     }
 }
 
+/// One record of one side: a run limited to it (`crosswalk sync --object Customer --record
+/// CUST-00001 --direction cloud-to-local`). The record is read by id, its partner through
+/// the stored pair (or the natural key), nothing is read in full and no cursor moves, so the
+/// next ordinary run sees every other change as before. Only the writes of this record's
+/// pair are made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordSelection {
+    /// The side the id is on (the source of a one-way run).
+    pub side: Side,
+    pub id: String,
+}
+
 /// Progress reporting for long runs (a CLI bar, UI events). Calls are cheap and frequent.
 pub trait Progress: Send + Sync {
     fn stage(&self, _message: &str) {}
@@ -131,10 +143,19 @@ impl RunError {
 
 /// Runs one link once. Records the run in the store whatever happens.
 pub async fn run(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progress) -> Result<RunReport, RunError> {
+    run_selected(link, opts, None, progress).await
+}
+
+/// Runs one link once, limited to one record when `only` is given (see
+/// [`RecordSelection`]). Records the run in the store whatever happens.
+pub async fn run_selected(link: &LinkRun<'_>, opts: &RunOptions, only: Option<&RecordSelection>, progress: &dyn Progress) -> Result<RunReport, RunError> {
     let name = link.spec.name.clone();
-    let mode = if opts.dry_run { format!("{} --dry-run", opts.mode.as_str()) } else { opts.mode.as_str().to_string() };
+    let mut mode = if opts.dry_run { format!("{} --dry-run", opts.mode.as_str()) } else { opts.mode.as_str().to_string() };
+    if let Some(o) = only {
+        mode = format!("{mode} --record {} ({})", o.id, o.side.as_str());
+    }
     let run_id = link.store.start_run(&name, &mode, &opts.trigger)?;
-    match run_inner(link, opts, progress, run_id).await {
+    match run_inner(link, opts, only, progress, run_id).await {
         Ok(report) => Ok(report),
         Err(e) => {
             let _ = link.store.finish_run(run_id, "failed", &serde_json::json!({}), Some(&e.to_string()));
@@ -143,10 +164,13 @@ pub async fn run(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progress)
     }
 }
 
-async fn run_inner(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progress, run_id: i64) -> Result<RunReport, RunError> {
+async fn run_inner(link: &LinkRun<'_>, opts: &RunOptions, only: Option<&RecordSelection>, progress: &dyn Progress, run_id: i64) -> Result<RunReport, RunError> {
     let name = &link.spec.name;
     let mut summary = RunSummary::default();
-    let snaps = read::read_sides(link, opts, progress, &mut summary).await?;
+    let snaps = match only {
+        Some(o) => read::read_selected(link, o, &mut summary).await?,
+        None => read::read_sides(link, opts, progress, &mut summary).await?,
+    };
     let mut snaps = snaps;
     summary.recovered = read::recover_intents(link, &snaps)?;
     read::fetch_references(link, &mut snaps).await?;
@@ -172,6 +196,10 @@ async fn run_inner(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progres
         link.store.reopen_conflict(*id)?;
     }
     pending.retain(|(id, _)| !stale.contains(id));
+    if let Some(o) = only {
+        // An answered conflict of another record waits for that record's own run.
+        pending.retain(|(_, r)| (if o.side == Side::Left { &r.left_id } else { &r.right_id }) == &o.id);
+    }
     let resolutions: Vec<_> = pending.iter().map(|(_, r)| r.clone()).collect();
     let mut spec = link.spec.clone();
     if opts.allow_mass_delete {
@@ -180,6 +208,11 @@ async fn run_inner(link: &LinkRun<'_>, opts: &RunOptions, progress: &dyn Progres
     }
     progress.stage("Planning");
     let mut plan = planner::plan(&PlanInput { spec: &spec, left: &snaps.left, right: &snaps.right, pairs: &pairs, resolutions: &resolutions });
+    if let Some(o) = only {
+        let selected = |l: &Option<String>, r: &Option<String>| (if o.side == Side::Left { l } else { r }).as_deref() == Some(o.id.as_str());
+        plan.pairs.retain(|p| selected(&p.left_id, &p.right_id));
+        plan.overwrites.retain(|w| selected(&w.left_id, &w.right_id));
+    }
     if restrict_to_mode(&spec, &mut plan, opts.mode) {
         // Bug found by the simulation (seeds 45 and 302, `pull_keeps_the_cursor_of_changes_it_did_not_take`):
         // a pull/push run that dropped writes still advanced both cursors, so the next

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{LinkRun, Progress, RunError, RunOptions, RunSummary};
+use super::{LinkRun, Progress, RecordSelection, RunError, RunOptions, RunSummary};
 use crate::config::Side;
 use crate::connector::{ListRequest, Record};
 use crate::planner::{record_to_link, to_link, Snapshot};
@@ -50,6 +50,30 @@ pub(crate) async fn read_sides(link: &LinkRun<'_>, opts: &RunOptions, progress: 
         summary.read[idx(side)] = snap.records.len();
         out.cursors[idx(side)] = cursor;
         *out.side_mut(side) = snap;
+    }
+    Ok(out)
+}
+
+/// Reads one record by id and its partner (through the stored pair; without one, the
+/// natural key finds it later in [`fetch_references`]). Neither listing is complete, so
+/// nothing looks deleted, and no cursor is returned, so none moves.
+pub(crate) async fn read_selected(link: &LinkRun<'_>, only: &RecordSelection, summary: &mut RunSummary) -> Result<Snapshots, RunError> {
+    let mut out = Snapshots { left: Snapshot::default(), right: Snapshot::default(), cursors: [None, None] };
+    let read_err = |side: Side, source| RunError::Read { connection: link.conn_name(side).to_string(), object: link.object(side).to_string(), source };
+    let source = only.side;
+    let found = link.conn(source).get(link.object(source), std::slice::from_ref(&only.id)).await.map_err(|e| read_err(source, e))?;
+    if !found.iter().any(|r| r.id == only.id) {
+        let message = format!("{} {:?} is not on {}; give the record's id as {} names it", link.object(source), only.id, link.conn_name(source), link.conn_name(source));
+        return Err(read_err(source, crate::connector::ConnectorError::NotFound(message)));
+    }
+    out.side_mut(source).records = found;
+    if let Some(pair) = link.store.pair_by(&link.spec.name, source, &only.id)? {
+        let target = source.other();
+        let partner = if target == Side::Left { pair.left_id } else { pair.right_id };
+        out.side_mut(target).records = link.conn(target).get(link.object(target), &[partner]).await.map_err(|e| read_err(target, e))?;
+    }
+    for side in [Side::Left, Side::Right] {
+        summary.read[idx(side)] = out.side(side).records.len();
     }
     Ok(out)
 }

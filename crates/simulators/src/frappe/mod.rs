@@ -7,7 +7,9 @@
 //! per-site counter, link validation, docstatus rules, errors with `_server_messages`,
 //! token auth (no header → 403 Guest, wrong secret → 401), a global limiter answering 429
 //! with `Retry-After`, fault switches, and webhooks sent after commit, signed as Frappe
-//! signs them. Run two at once for a cloud and a local site.
+//! signs them — to targets registered by tests and to the Webhook documents created through
+//! `/api/resource/Webhook` (their JSON template rendered, headers and secret applied;
+//! `webhook_secret` reads back masked). Run two at once for a cloud and a local site.
 
 mod routes;
 mod store;
@@ -46,6 +48,9 @@ pub struct FrappeSimOptions {
     pub rate_limit: Option<(u32, Duration)>,
     /// Sleeps between webhook attempts (Frappe: 1 s, 4 s).
     pub webhook_retry_delays: Vec<Duration>,
+    /// Whether the API user may read and write Webhook documents (a System Manager may;
+    /// `false` answers 403 `PermissionError`, as for an ordinary user).
+    pub webhook_admin: bool,
     pub seed: u64,
 }
 
@@ -62,6 +67,7 @@ impl Default for FrappeSimOptions {
             default_page_length: 20,
             rate_limit: None,
             webhook_retry_delays: vec![Duration::from_secs(1), Duration::from_secs(4)],
+            webhook_admin: true,
             seed: 7,
         }
     }

@@ -111,6 +111,9 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         Some((d, n)) => (decode(d), Some(decode(n))),
         None => (decode(rest), None),
     };
+    if doctype.starts_with("Webhook") && !shared.opts.webhook_admin {
+        return error(FrappeError::new(403, "PermissionError", format!("Insufficient Permission for {doctype}")));
+    }
     let body: Map<String, Json> = if body.is_empty() {
         Map::new()
     } else {
@@ -130,7 +133,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         }
         (Method::GET, None) => list(&shared, &doctype, &query_params(&uri)),
         (Method::GET, Some(n)) => match lock(&shared.store).get(&doctype, &n) {
-            Some(d) => ok(StatusCode::OK, json!({"data": d})),
+            Some(d) => ok(StatusCode::OK, json!({"data": masked(d.clone())})),
             None => error(FrappeError::not_found(&doctype, &n)),
         },
         (Method::POST, None) => {
@@ -138,7 +141,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
             match r {
                 Ok((doc, events)) => {
                     webhooks::after_commit(&shared, events);
-                    ok(StatusCode::OK, json!({"data": doc}))
+                    ok(StatusCode::OK, json!({"data": masked(doc)}))
                 }
                 Err(e) => error(e),
             }
@@ -148,7 +151,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
             match r {
                 Ok((doc, events)) => {
                     webhooks::after_commit(&shared, events);
-                    ok(StatusCode::OK, json!({"data": doc}))
+                    ok(StatusCode::OK, json!({"data": masked(doc)}))
                 }
                 Err(e) => error(e),
             }
@@ -165,6 +168,14 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         }
         (m, _) => error(FrappeError::new(405, "ValidationError", format!("{m} is not allowed here"))),
     }
+}
+
+/// Password fields read back as asterisks, as Frappe shows them.
+fn masked(mut doc: Map<String, Json>) -> Map<String, Json> {
+    if let Some(Json::String(s)) = doc.get_mut("webhook_secret") {
+        *s = "*".repeat(s.chars().count());
+    }
+    doc
 }
 
 fn compare(a: &Json, b: &Json) -> Ordering {
@@ -307,7 +318,7 @@ fn list(shared: &Shared, doctype: &str, params: &[(String, String)]) -> Response
                     m.insert(f.clone(), d.get(f).cloned().unwrap_or(Json::Null));
                 }
             }
-            Json::Object(m)
+            Json::Object(masked(m))
         })
         .collect();
     ok(StatusCode::OK, json!({"data": data}))

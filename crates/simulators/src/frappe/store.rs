@@ -170,7 +170,62 @@ pub fn doctypes() -> Vec<DocTypeDef> {
             is_submittable: false,
             istable: true,
         },
+        // Frappe's own Webhook DocType (API_FACTS §2.7), so webhooks can be set up through
+        // the API (`crosswalk webhook-setup`). `condition` is stored but not evaluated.
+        DocTypeDef {
+            name: "Webhook",
+            fields: vec![
+                reqd(f("webhook_doctype", "Link", "DocType")),
+                reqd(f("webhook_docevent", "Select", WEBHOOK_EVENTS_OPTIONS)),
+                f("enabled", "Check", ""),
+                f("condition", "Small Text", ""),
+                reqd(f("request_url", "Data", "")),
+                f("request_method", "Select", "POST\nPUT\nDELETE"),
+                f("request_structure", "Select", "\nForm URL-Encoded\nJSON"),
+                f("timeout", "Int", ""),
+                f("webhook_json", "Code", ""),
+                f("webhook_data", "Table", "Webhook Data"),
+                f("webhook_headers", "Table", "Webhook Header"),
+                f("enable_security", "Check", ""),
+                f("webhook_secret", "Password", ""),
+            ],
+            autoname: "naming_series:",
+            series: "HOOK-",
+            is_submittable: false,
+            istable: false,
+        },
+        DocTypeDef { name: "Webhook Header", fields: vec![f("key", "Small Text", ""), f("value", "Small Text", "")], autoname: "hash", series: "", is_submittable: false, istable: true },
+        DocTypeDef { name: "Webhook Data", fields: vec![reqd(f("fieldname", "Select", "")), reqd(f("key", "Data", ""))], autoname: "hash", series: "", is_submittable: false, istable: true },
     ]
+}
+
+/// The document events a Webhook can fire on (Frappe's `webhook_docevent` options).
+pub const WEBHOOK_EVENTS: &[&str] = &["after_insert", "on_update", "on_submit", "on_cancel", "on_trash", "on_update_after_submit", "on_change"];
+const WEBHOOK_EVENTS_OPTIONS: &str = "after_insert\non_update\non_submit\non_cancel\non_trash\non_update_after_submit\non_change";
+
+/// What Frappe's `Webhook.validate` checks.
+fn validate_webhook(store: &Store, doc: &Map<String, Json>) -> Result<(), FrappeError> {
+    let text = |k: &str| doc.get(k).and_then(Json::as_str).unwrap_or_default().trim().to_string();
+    let doctype = text("webhook_doctype");
+    let target = store.def(&doctype).map_err(|_| FrappeError::validation("LinkValidationError", format!("Could not find DocType: [[{doctype}]]")))?;
+    let event = text("webhook_docevent");
+    if !WEBHOOK_EVENTS.contains(&event.as_str()) {
+        return Err(FrappeError::validation("ValidationError", format!("Webhook Docevent cannot be \"{event}\". It should be one of {}", WEBHOOK_EVENTS.join(", "))));
+    }
+    if matches!(event.as_str(), "on_submit" | "on_cancel" | "on_update_after_submit") && !target.is_submittable {
+        return Err(FrappeError::validation("ValidationError", format!("DocType must be Submittable for the selected Doc Event ({doctype})")));
+    }
+    let url = text("request_url");
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < "http://x".len() {
+        return Err(FrappeError::validation("ValidationError", format!("Check Request URL: [[{url}]] is not a valid URL")));
+    }
+    if text("request_structure") == "JSON" && !text("webhook_json").is_empty() && text("webhook_json").matches("{{").count() != text("webhook_json").matches("}}").count() {
+        return Err(FrappeError::validation("ValidationError", "Invalid Jinja template in Request Body (JSON)"));
+    }
+    if doc.get("enable_security").and_then(Json::as_i64) == Some(1) && text("webhook_secret").is_empty() {
+        return Err(FrappeError::validation("MandatoryError", "[Webhook]: webhook_secret (Enable Security needs a Webhook Secret)"));
+    }
+    Ok(())
 }
 
 /// A document change, for webhooks: `(event, doctype, doc)`.
@@ -303,12 +358,14 @@ impl Store {
                     row.insert(k.clone(), v.clone());
                 }
             }
-            let qty = row.get("qty").and_then(Json::as_f64).unwrap_or(0.0);
-            let rate = row.get("rate").and_then(Json::as_f64).unwrap_or(0.0);
-            row.insert("qty".into(), json!(qty));
-            row.insert("rate".into(), json!(rate));
-            row.insert("amount".into(), json!(qty * rate));
-            total += qty * rate;
+            if child.field("qty").is_some() {
+                let qty = row.get("qty").and_then(Json::as_f64).unwrap_or(0.0);
+                let rate = row.get("rate").and_then(Json::as_f64).unwrap_or(0.0);
+                row.insert("qty".into(), json!(qty));
+                row.insert("rate".into(), json!(rate));
+                row.insert("amount".into(), json!(qty * rate));
+                total += qty * rate;
+            }
             Self::check_mandatory(&child, &row)?;
             self.check_links(&child, &row, Some(i + 1))?;
             row.insert("idx".into(), json!(i + 1));
@@ -344,7 +401,7 @@ impl Store {
                 doc.insert(k.clone(), v);
             }
         }
-        if let Some(t) = total {
+        if let (Some(t), Some(_)) = (total, def.field("grand_total")) {
             doc.insert("grand_total".into(), json!(t));
         }
         Ok(())
@@ -382,9 +439,19 @@ impl Store {
         for fd in def.fields.iter().filter(|f| f.fieldtype != "Table") {
             doc.insert(fd.fieldname.into(), if matches!(fd.fieldtype, "Currency" | "Float" | "Check" | "Int") { json!(0) } else { Json::Null });
         }
+        if doctype == "Webhook" {
+            // Frappe's field defaults for a new Webhook.
+            doc.insert("enabled".into(), json!(1));
+            doc.insert("request_method".into(), json!("POST"));
+            doc.insert("request_structure".into(), json!(""));
+            doc.insert("timeout".into(), json!(5));
+        }
         self.apply(&def, &mut doc, body, &now)?;
         Self::check_mandatory(&def, &doc)?;
         self.check_links(&def, &doc, None)?;
+        if doctype == "Webhook" {
+            validate_webhook(self, &doc)?;
+        }
         doc.insert("doctype".into(), json!(doctype));
         self.docs.entry(doctype.to_string()).or_default().insert(name, doc.clone());
         Ok((doc.clone(), vec![("after_insert", doctype.to_string(), doc.clone()), ("on_update", doctype.to_string(), doc)]))
@@ -424,6 +491,9 @@ impl Store {
         doc.insert("docstatus".into(), json!(new_status));
         Self::check_mandatory(&def, &doc)?;
         self.check_links(&def, &doc, None)?;
+        if doctype == "Webhook" {
+            validate_webhook(self, &doc)?;
+        }
         doc.insert("modified".into(), json!(now));
         doc.insert("modified_by".into(), json!(self.user));
         self.docs.entry(doctype.to_string()).or_default().insert(name.to_string(), doc.clone());

@@ -83,45 +83,130 @@ pub fn body(event: &str, doctype: &str, doc: &Map<String, Json>) -> String {
     py_dumps(&json!({"event": event, "doctype": doctype, "name": doc.get("name").cloned().unwrap_or(Json::Null), "modified": doc.get("modified").cloned().unwrap_or(Json::Null), "doc": doc}))
 }
 
-/// Queues `events` for every matching webhook; called once the store lock is released
-/// (the "commit").
+/// Whether a Webhook document with `docevent` fires for `event` (`on_change` fires on every
+/// save after the insert).
+fn fires(docevent: &str, event: &str) -> bool {
+    docevent == event || (docevent == "on_change" && !matches!(event, "after_insert" | "on_trash"))
+}
+
+fn text<'a>(m: &'a Map<String, Json>, k: &str) -> &'a str {
+    m.get(k).and_then(Json::as_str).unwrap_or_default()
+}
+
+/// Renders the Jinja a webhook template uses: `{{ doc.FIELD }}` and `{{ doc | tojson }}`
+/// (sorted keys, HTML-safe, as Jinja's `tojson`); other expressions render empty, as an
+/// undefined value does. A missing field prints `None`, as Python does.
+pub fn render(template: &str, doc: &Map<String, Json>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find("}}") else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let expr = rest[i + 2..i + j].trim();
+        let compact: String = expr.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact == "doc|tojson" {
+            let j = py_dumps(&Json::Object(doc.clone()));
+            out.push_str(&j.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").replace('\'', "\\u0027"));
+        } else if let Some(field) = compact.strip_prefix("doc.") {
+            match doc.get(field) {
+                None | Some(Json::Null) => out.push_str("None"),
+                Some(Json::String(s)) => out.push_str(s),
+                Some(other) => out.push_str(&other.to_string()),
+            }
+        }
+        rest = &rest[i + j + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The body and headers a Webhook document sends for `doc`: the rendered JSON template
+/// (re-dumped as `json.dumps(json.loads(...))`, as Frappe does), or the `webhook_data`
+/// selection.
+pub(super) fn hook_request(hook: &Map<String, Json>, doc: &Map<String, Json>) -> Result<(String, Vec<(String, String)>), String> {
+    let template = text(hook, "webhook_json");
+    let data: Json = if text(hook, "request_structure") == "JSON" || !template.trim().is_empty() {
+        serde_json::from_str(&render(template, doc)).map_err(|e| format!("the webhook's JSON template does not render to JSON: {e}"))?
+    } else {
+        let rows = hook.get("webhook_data").and_then(Json::as_array).cloned().unwrap_or_default();
+        let mut m = Map::new();
+        for r in rows.iter().filter_map(Json::as_object) {
+            m.insert(text(r, "key").to_string(), doc.get(text(r, "fieldname")).cloned().unwrap_or(Json::Null));
+        }
+        Json::Object(m)
+    };
+    let headers = hook
+        .get("webhook_headers")
+        .and_then(Json::as_array)
+        .map(|rows| rows.iter().filter_map(Json::as_object).filter(|r| !text(r, "key").is_empty()).map(|r| (text(r, "key").to_string(), text(r, "value").to_string())).collect())
+        .unwrap_or_default();
+    Ok((py_dumps(&data), headers))
+}
+
+/// Queues `events` for every matching webhook (registered targets and enabled Webhook
+/// documents); called once the store lock is released (the "commit").
 pub(super) fn after_commit(shared: &Arc<Shared>, events: Vec<Event>) {
+    if events.is_empty() {
+        return;
+    }
     let targets = lock(&shared.webhooks).clone();
-    if targets.is_empty() || events.is_empty() {
+    let hooks: Vec<Map<String, Json>> = lock(&shared.store).all("Webhook").into_iter().filter(|h| h.get("enabled").and_then(Json::as_i64) == Some(1)).cloned().collect();
+    if targets.is_empty() && hooks.is_empty() {
         return;
     }
     for (event, doctype, doc) in events {
         for t in targets.iter().filter(|t| t.doctypes.is_empty() || t.doctypes.iter().any(|d| d == &doctype)) {
             let payload = body(event, &doctype, &doc);
             let sig = (!t.secret.is_empty()).then(|| signature(&t.secret, payload.as_bytes()));
-            let shared = shared.clone();
-            let url = t.url.clone();
-            shared.rt.clone().spawn(async move {
-                let delays = shared.opts.webhook_retry_delays.clone();
-                for attempt in 0..=delays.len() {
-                    let mut req = shared.http.post(&url).body(payload.clone());
-                    if let Some(s) = &sig {
-                        req = req.header("X-Frappe-Webhook-Signature", s);
-                    }
-                    let ok = matches!(req.send().await, Ok(r) if r.status().is_success());
-                    {
-                        let mut c = lock(&shared.counters);
-                        c.webhook_attempts += 1;
-                        if ok {
-                            c.webhooks_sent += 1;
-                        }
-                    }
-                    if ok {
-                        return;
-                    }
-                    if let Some(d) = delays.get(attempt) {
-                        tokio::time::sleep(*d).await;
-                    }
+            send(shared, reqwest::Method::POST, t.url.clone(), payload, sig, vec![]);
+        }
+        for h in hooks.iter().filter(|h| text(h, "webhook_doctype") == doctype && fires(text(h, "webhook_docevent"), event)) {
+            match hook_request(h, &doc) {
+                Ok((payload, headers)) => {
+                    let secure = h.get("enable_security").and_then(Json::as_i64) == Some(1) && !text(h, "webhook_secret").is_empty();
+                    let sig = secure.then(|| signature(text(h, "webhook_secret"), payload.as_bytes()));
+                    let method = reqwest::Method::from_bytes(text(h, "request_method").as_bytes()).unwrap_or(reqwest::Method::POST);
+                    send(shared, method, text(h, "request_url").to_string(), payload, sig, headers);
                 }
-                lock(&shared.counters).webhooks_failed += 1;
-            });
+                Err(_) => lock(&shared.counters).webhooks_failed += 1,
+            }
         }
     }
+}
+
+/// Sends one webhook in a background job: up to 3 attempts, sleeping between them.
+fn send(shared: &Arc<Shared>, method: reqwest::Method, url: String, payload: String, sig: Option<String>, headers: Vec<(String, String)>) {
+    let shared = shared.clone();
+    shared.rt.clone().spawn(async move {
+        let delays = shared.opts.webhook_retry_delays.clone();
+        for attempt in 0..=delays.len() {
+            let mut req = shared.http.request(method.clone(), &url).body(payload.clone());
+            if let Some(s) = &sig {
+                req = req.header("X-Frappe-Webhook-Signature", s);
+            }
+            for (k, v) in &headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let ok = matches!(req.send().await, Ok(r) if r.status().is_success());
+            {
+                let mut c = lock(&shared.counters);
+                c.webhook_attempts += 1;
+                if ok {
+                    c.webhooks_sent += 1;
+                }
+            }
+            if ok {
+                return;
+            }
+            if let Some(d) = delays.get(attempt) {
+                tokio::time::sleep(*d).await;
+            }
+        }
+        lock(&shared.counters).webhooks_failed += 1;
+    });
 }
 
 #[cfg(test)]
@@ -131,5 +216,17 @@ mod tests {
     #[test]
     fn dumps_like_python() {
         assert_eq!(py_dumps(&json!({"a": [1, "é"], "b": null})), r#"{"a": [1, "\u00e9"], "b": null}"#, "separators and ensure_ascii as json.dumps");
+    }
+
+    #[test]
+    fn templates_render_like_jinja() {
+        let doc = json!({"doctype": "Customer", "name": "CUST-0001", "modified": "2026-01-01 10:00:00.000001", "note": "<b>&'", "empty": null});
+        let doc = doc.as_object().unwrap();
+        let t = r#"{"event": "on_update", "doctype": "{{ doc.doctype }}", "name": "{{doc.name}}", "modified": "{{ doc.modified }}", "x": "{{ doc.empty }}", "doc": {{ doc | tojson }} }"#;
+        let out = render(t, doc);
+        let j: Json = serde_json::from_str(&out).expect("the rendered template is JSON");
+        assert_eq!((j["name"].as_str(), j["x"].as_str()), (Some("CUST-0001"), Some("None")), "{out}");
+        assert_eq!(j["doc"]["note"], "<b>&'", "tojson escapes HTML characters as \\u00XX, which JSON reads back: {out}");
+        assert!(out.contains("\\u003cb\\u003e"), "{out}");
     }
 }
