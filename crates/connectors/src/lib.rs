@@ -14,6 +14,7 @@ pub mod twenty;
 pub mod webhook;
 pub mod wefact;
 pub mod workbook;
+pub mod zoho;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,11 +23,11 @@ use crosswalk_core::config::ConnectionDef;
 use crosswalk_core::{Connector, Secret};
 
 /// Every connection kind this build knows.
-pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook", "frappe", "payamgostar", "siagh"];
+pub const KINDS: &[&str] = &["memory", "workbook", "twenty", "wefact", "webhook", "frappe", "payamgostar", "siagh", "zoho"];
 
 /// Whether a kind needs a secret from the keyring to connect.
 pub fn needs_secret(kind: &str) -> bool {
-    matches!(kind, "twenty" | "wefact" | "frappe" | "payamgostar" | "siagh")
+    matches!(kind, "twenty" | "wefact" | "frappe" | "payamgostar" | "siagh" | "zoho")
 }
 
 /// What building a connector may need besides its settings.
@@ -59,6 +60,7 @@ pub fn build(name: &str, def: &ConnectionDef, ctx: &BuildContext) -> Result<Arc<
         "frappe" => frappe::build(name, &def.settings, ctx),
         "payamgostar" => payamgostar::build(name, &def.settings, ctx),
         "siagh" => siagh::build(name, &def.settings, ctx),
+        "zoho" => zoho::build(name, &def.settings, ctx),
         other => Err(SettingsError { key: "kind".into(), message: format!("unknown connector kind {other:?}; use one of: {}", KINDS.join(", ")) }),
     }
 }

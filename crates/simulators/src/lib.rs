@@ -12,6 +12,7 @@ pub mod siagh;
 pub mod twenty;
 pub mod webhook_receiver;
 pub mod wefact;
+pub mod zoho;
 
 pub use siagh::{SavedPreInvoice, SiaghCounters, SiaghSim, SiaghSimHandle, SiaghSimOptions};
 pub use payamgostar::{PayamgostarCounters, PayamgostarSim, PayamgostarSimHandle, PayamgostarSimOptions};
@@ -19,3 +20,4 @@ pub use frappe::{FrappeCounters, FrappeSim, FrappeSimHandle, FrappeSimOptions};
 pub use twenty::{SeedIds, SimCounters, SimFault, TwentySim, TwentySimHandle, TwentySimOptions};
 pub use webhook_receiver::{verify_hex_signature, Received, ReceiverFault, WebhookReceiver, WebhookReceiverHandle, WebhookReceiverOptions};
 pub use wefact::{WeFactCounters, WeFactSim, WeFactSimHandle, WeFactSimOptions};
+pub use zoho::{SimClient, SimRequest, ZohoCounters, ZohoSim, ZohoSimHandle, ZohoSimOptions};
