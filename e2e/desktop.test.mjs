@@ -17,6 +17,10 @@ const DRIVER = "http://127.0.0.1:4444";
 const SECRET = `e2e-secret-${process.pid}-${Date.now()}`;
 const SIM_PORT = 39000 + (process.pid % 900);
 const SIM = `http://127.0.0.1:${SIM_PORT}`;
+const FRAPPE_PORT = SIM_PORT + 1000;
+const FRAPPE = `http://127.0.0.1:${FRAPPE_PORT}`;
+const FRAPPE_KEY = "e2e-frappe-key";
+const FRAPPE_SECRET = `e2e-frappe-secret-${process.pid}`;
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "crosswalk-e2e-"));
 const workbook = path.join(home, "crm.xlsx");
 const children = [];
@@ -48,12 +52,25 @@ const api = async (method, p, body) => {
 };
 
 async function shot(name) {
+  await sleep(300); // let WebKit paint the last change before the X screenshot
   // The root window via Debian imagemagick (WebDriver screenshots can be stale on a first paint).
   try {
     execFileSync("/usr/bin/import", ["-window", "root", path.join(ARTIFACTS, `${name}.png`)]);
   } catch {
     fs.writeFileSync(path.join(ARTIFACTS, `${name}.png`), await s.screenshot());
   }
+}
+
+/** Clicks a navigation button and waits for the screen it renders (old elements go stale). */
+async function nav(id) {
+  const before = await s.exec("return document.getElementById('screen').dataset.rendered ?? '0'");
+  await s.click(id);
+  const end = Date.now() + 15000;
+  while (Date.now() < end) {
+    if ((await s.exec("return document.getElementById('screen').dataset.rendered ?? '0'")) !== before) return;
+    await sleep(50);
+  }
+  throw new Error(`${id} did not render a screen`);
 }
 
 function editWorkbook(sheet, id, column, value) {
@@ -68,9 +85,11 @@ before(async () => {
   assert.ok(APP_BIN && SIM_BIN, "APP_BIN and SIM_BIN must point at the built binaries");
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   start(SIM_BIN, ["twenty", "--port", String(SIM_PORT), "--api-key", SECRET, "--records", "5"], {}, "sim.log");
+  start(SIM_BIN, ["frappe", "--port", String(FRAPPE_PORT), "--api-key", FRAPPE_KEY, "--api-secret", FRAPPE_SECRET], {}, "sim-frappe.log");
   // The app inherits this environment from tauri-driver → WebKitWebDriver.
   start("tauri-driver", [], { CROSSWALK_HOME: home, RUST_LOG: "info" }, "tauri-driver.log");
   await waitHttp(`${SIM}/rest/companies`);
+  await waitHttp(`${FRAPPE}/api/method/ping`);
   await waitHttp("http://127.0.0.1:4445/status");
   const t0 = Date.now();
   s = await Session.start(DRIVER, APP_BIN);
@@ -106,6 +125,31 @@ test("sign in to Twenty: test connection shows who, the key goes to the keyring"
   await shot("01-connections");
 });
 
+test("sign in to Frappe/ERPNext: a wrong secret is refused with code auth; key and secret go to the keyring together", async () => {
+  await nav("#nav-connections");
+  await s.select("#conn-kind", "frappe");
+  await s.type("#conn-name", "erp");
+  await s.type("#conn-url", FRAPPE);
+  await s.type("#conn-api_key", FRAPPE_KEY);
+  await s.type("#conn-secret", "not-the-secret");
+  await s.click("#conn-test");
+  await s.waitText("#error", /./);
+  const code = await s.exec("return document.getElementById('error').dataset.code");
+  assert.equal(code, "auth", "a rejected Frappe key:secret reaches the form as {code: auth}");
+  assert.match(await s.waitText("#conn-result", /Not signed in/), /Not signed in/, "the form says it did not sign in");
+  await shot("01b-frappe-refused");
+  await s.type("#conn-secret", FRAPPE_SECRET);
+  await s.click("#conn-test");
+  const who = await s.waitText("#conn-result", /^Signed in as .+/);
+  assert.match(who, /on http:\/\/127\.0\.0\.1/, "Test connection names the Frappe user and site");
+  await s.click("#conn-save");
+  await s.waitText('#conn-list tr[data-name="erp"]', /Yes/);
+  const cfg = fs.readFileSync(path.join(home, "config", "crosswalk.toml"), "utf8");
+  assert.ok(!cfg.includes(FRAPPE_KEY) && !cfg.includes(FRAPPE_SECRET), "neither the API key nor the secret is in the config");
+  const items = execFileSync("secret-tool", ["search", "--all", "service", "crosswalk"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  assert.match(items, /erp/, "the Frappe credential is a keyring item (account erp)");
+});
+
 test("create a twenty-excel sync, preview it, sync now and see the counts", async () => {
   await s.click("#nav-syncs");
   await s.type("#sync-workbook", workbook);
@@ -123,6 +167,41 @@ test("create a twenty-excel sync, preview it, sync now and see the counts", asyn
   await s.click("#sync-people");
   await s.waitText('#sync-output .card[data-link="people"]', /people: ok/, 30000);
   await shot("02-syncs");
+});
+
+test("edit a sync: conflict policy, schedule and a field's direction land in the config; a bad field is refused", async () => {
+  const cfgPath = path.join(home, "config", "crosswalk.toml");
+  await nav("#nav-syncs");
+  await s.click("#edit-people");
+  await s.waitText("#link-editor h3", /Edit sync people/);
+  await s.waitText("#mapping tbody", /jobTitle/);
+  await s.select("#edit-conflict", "newest_wins");
+  await s.type("#edit-every", "15");
+  await s.click('#mapping tr[data-left="city"] button[id^=edit-remove-]');
+  await s.waitText("#edit-fields-note", /fields on the left/);
+  await s.type("#edit-add-left", "city");
+  await s.type("#edit-add-right", "city");
+  await s.select("#edit-add-direction", "left_to_right");
+  await s.click("#edit-add-field");
+  await s.waitText('#mapping tr[data-left="city"]', /city/);
+  await s.click("#edit-save");
+  await s.waitText("#status", /Saved sync people/);
+  const text = fs.readFileSync(cfgPath, "utf8");
+  const people = text.slice(text.indexOf("[links.people]"));
+  assert.match(people, /conflict = "newest_wins"/, "the conflict policy is in the config");
+  assert.match(people, /every_minutes = 15/, "the schedule is in the config");
+  assert.match(people, /\{ left = "city", right = "city", direction = "left-to-right" \}/, "the re-added field is one-way");
+  assert.match(text, /# The workbook's `id` column holds the Twenty id/, "the preset's comments survive the edit");
+  await shot("02b-sync-editor");
+  await s.type("#edit-add-left", "city");
+  await s.type("#edit-add-right", "no such column");
+  await s.click("#edit-add-field");
+  await s.click("#edit-save");
+  const err = await s.waitText("#error", /./);
+  const code = await s.exec("return document.getElementById('error').dataset.code");
+  assert.equal(code, "bad_input", `a bad edit is refused as {code: bad_input}: ${err}`);
+  assert.equal(fs.readFileSync(cfgPath, "utf8"), text, "a refused edit writes nothing");
+  await s.click("#edit-close");
 });
 
 test("saving the workbook syncs by itself within 3 s", async () => {
@@ -193,7 +272,9 @@ test("the secret is nowhere in the config, the state database or the logs; sign 
   const files = filesUnder(home);
   assert.ok(files.some((f) => f.endsWith(".db")) && files.some((f) => f.endsWith(".toml")) && files.some((f) => f.includes("logs")), `config, database and logs exist: ${files.join(", ")}`);
   for (const f of files) {
-    assert.ok(!fs.readFileSync(f).includes(Buffer.from(SECRET)), `${f} must not contain the API key`);
+    const bytes = fs.readFileSync(f);
+    assert.ok(!bytes.includes(Buffer.from(SECRET)), `${f} must not contain the API key`);
+    assert.ok(!bytes.includes(Buffer.from(FRAPPE_SECRET)), `${f} must not contain the Frappe API secret`);
   }
   await s.click("#nav-connections");
   await s.click('#conn-list tr[data-name="crm"] button[aria-label^="Sign out"]');

@@ -99,10 +99,13 @@ async function refreshOverview() {
   badge.setAttribute("aria-label", `${ov.open_conflicts} open`);
 }
 
+let renders = 0;
 async function render() {
   const root = $("screen");
   const view = await { connections, syncs, activity, conflicts, settings }[screen]();
   root.replaceChildren(view);
+  // Tests wait for this to change after a navigation (a new render replaces every element).
+  root.dataset.rendered = String(++renders);
 }
 
 // ---------- Connections ----------
@@ -448,7 +451,7 @@ async function linkEditor(link: string, busy: HTMLButtonElement): Promise<HTMLEl
   const addBtn = h("button", { type: "button", id: id("add-field") }, "Add field") as HTMLButtonElement;
   addBtn.onclick = () => {
     if (add(addLeft.value, addRight.value, addDir.value)) {
-      addLeft.value = addRight.value = "";
+      addLeft.value = addRight.value = addDir.value = "";
       addLeft.focus();
     }
   };
