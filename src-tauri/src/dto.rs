@@ -123,11 +123,21 @@ pub struct ConnectionView {
     pub needs_secret: bool,
     /// The secret may be left out (a webhook's signing key).
     pub secret_optional: bool,
+    /// "the OS keyring did not answer within 10 s — …" when it could not be asked.
+    pub secret_error: Option<String>,
 }
 
 impl From<ConnectionInfo> for ConnectionView {
     fn from(c: ConnectionInfo) -> Self {
-        ConnectionView { name: c.name, kind: c.kind, location: c.location, signed_in: c.signed_in, needs_secret: c.needs_secret, secret_optional: c.secret_optional }
+        ConnectionView {
+            name: c.name,
+            kind: c.kind,
+            location: c.location,
+            signed_in: c.signed_in,
+            needs_secret: c.needs_secret,
+            secret_optional: c.secret_optional,
+            secret_error: c.secret_error,
+        }
     }
 }
 

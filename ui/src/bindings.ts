@@ -273,7 +273,11 @@ export type ConnectionView = { name: string; kind: string; location: string | nu
 /**
  * The secret may be left out (a webhook's signing key).
  */
-secret_optional: boolean }
+secret_optional: boolean; 
+/**
+ * "the OS keyring did not answer within 10 s — …" when it could not be asked.
+ */
+secret_error: string | null }
 /**
  * Per-side counts: index 0 is the left system, 1 the right.
  */

@@ -220,6 +220,7 @@ function zohoButton(_name: HTMLInputElement, result: HTMLElement): HTMLElement {
 }
 
 function secretState(c: ConnectionView): [string, string] {
+  if (c.secret_error) return [`Unknown: ${c.secret_error}`, "warn"];
   if (c.needs_secret) return c.signed_in ? ["Yes", "ok"] : ["No — sign in", "warn"];
   if (c.secret_optional) return c.signed_in ? ["Yes (signing secret)", "ok"] : ["No secret (optional)", "muted"];
   return ["Not needed", "ok"];

@@ -36,6 +36,8 @@ pub struct ConnectionInfo {
     pub needs_secret: bool,
     /// The secret may be left out (a webhook's signing key).
     pub secret_optional: bool,
+    /// Why the keyring could not be asked (it did not answer in time), when it could not.
+    pub secret_error: Option<String>,
 }
 
 /// The connections in the config at `config_path` (none when it does not exist yet).
@@ -50,13 +52,16 @@ pub fn list_connections(config_path: &Path) -> Result<Vec<ConnectionInfo>, AppEr
         .map(|(name, def)| {
             let env = def.settings.get("secret_env").and_then(|v| v.as_str());
             let location = ["url", "path"].iter().find_map(|k| def.settings.get(*k).and_then(|v| v.as_str()).map(str::to_string));
+            let has_secret = crosswalk_connectors::needs_secret(&def.kind) || optional_secret(&def.kind);
+            let found = if has_secret { secrets::lookup(name, env) } else { Ok(None) };
             ConnectionInfo {
                 name: name.clone(),
                 kind: def.kind.clone(),
                 location,
-                signed_in: (crosswalk_connectors::needs_secret(&def.kind) || optional_secret(&def.kind)) && secrets::get(name, env).is_some(),
+                signed_in: matches!(found, Ok(Some(_))),
                 needs_secret: crosswalk_connectors::needs_secret(&def.kind),
                 secret_optional: optional_secret(&def.kind),
+                secret_error: found.err(),
             }
         })
         .collect())
