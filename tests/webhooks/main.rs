@@ -9,6 +9,8 @@ use crosswalk_engine::presets::{self, Values};
 use crosswalk_engine::App;
 use crosswalk_simulators::twenty::{TwentySim, TwentySimOptions};
 
+mod frappe;
+
 const HOOK_SECRET: &str = "hook-secret-123";
 
 async fn post(url: &str, ts: &str, sig: &str, nonce: &str, body: &str) -> u16 {
