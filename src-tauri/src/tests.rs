@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crosswalk_engine::control::Runtime;
 use crosswalk_simulators::twenty::{TwentySim, TwentySimOptions};
-use crosswalk_simulators::{FrappeSim, FrappeSimOptions};
+use crosswalk_simulators::{FrappeSim, FrappeSimOptions, PayamgostarSim, PayamgostarSimOptions, SiaghSim, SiaghSimOptions};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
@@ -87,6 +87,18 @@ fn commands_set_up_and_run_a_twenty_excel_sync_over_ipc() {
     assert_eq!(err["code"], "bad_input", "an API key without its secret is refused: {err}");
     assert!(!rt.config_path().exists(), "a refused sign-in writes no config");
     tauri::async_runtime::block_on(frappe.shutdown());
+
+    // Payamgostar and Siagh: URL + username + password; Test connection logs in.
+    let pg = tauri::async_runtime::block_on(PayamgostarSim::spawn(PayamgostarSimOptions::default()));
+    let sg = tauri::async_runtime::block_on(SiaghSim::spawn(SiaghSimOptions::default()));
+    for (kind, url, user, pass) in [("payamgostar", &pg.base_url, "crm-api", "crm-sim-pass"), ("siagh", &sg.base_url, "finance-api", "siagh-sim-pass")] {
+        let form = |p: &str| json!({"form": {"name": kind, "kind": kind, "settings": {"url": url, "username": user}, "secret": p}});
+        let err = invoke(&w, "test_connection", form("wrong-password")).unwrap_err();
+        assert_eq!(err["code"], "auth", "{kind}: a wrong password is refused with code auth: {err}");
+        let who = invoke(&w, "test_connection", form(pass)).unwrap();
+        assert!(who.as_str().is_some_and(|s| s.contains(user)), "{kind}: Test connection names the user: {who}");
+    }
+    drop((pg, sg)); // dropping a handle stops its server
 
     // A webhook's signing secret is optional.
     let hook = json!({"form": {"name": "hook", "kind": "webhook", "settings": {"url": "http://127.0.0.1:9/hook"}, "secret": null}});
