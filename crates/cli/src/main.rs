@@ -33,8 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Write a working config for a preset (twenty-excel).
     Init(commands::init::InitArgs),
-    /// Store a connection's secret (API key, password) in the OS keyring.
-    Login { connection: String },
+    /// Store a connection's secret (API key, password) in the OS keyring; Zoho: sign in
+    /// in the browser (or --device, --grant-code CODE).
+    Login(commands::login::LoginArgs),
     /// Remove a connection's secret from the OS keyring.
     Logout { connection: String },
     /// Check each connection (or one) works and say who it is signed in as.
@@ -59,6 +60,8 @@ pub enum Command {
     Restore(commands::restore::RestoreArgs),
     /// Try Crosswalk against a local Twenty simulator with sample data.
     Demo(commands::demo::DemoArgs),
+    /// Zoho CRM org A → org B (zoho-zoho): copy fields and attachments, tick the checkbox.
+    Transfer(commands::transfer::TransferArgs),
     /// Make the Webhook documents on a Frappe/ERPNext site (or print them with --print).
     WebhookSetup(commands::webhook_setup::WebhookSetupArgs),
 }

@@ -23,7 +23,7 @@ use crate::secrets;
 
 /// Settings the engine reads from a `[connections.NAME]` table; they are not passed to the
 /// connector.
-pub const ENGINE_SETTINGS: &[&str] = &["secret_env", "webhook_port", "webhook_host", "webhook_secret_env"];
+pub const ENGINE_SETTINGS: &[&str] = &["secret_env", "webhook_port", "webhook_host", "webhook_secret_env", "client_secret_env", "refresh_token_env"];
 
 /// How long a described schema is reused before asking the system again.
 pub const SCHEMA_TTL: std::time::Duration = std::time::Duration::from_secs(600);
@@ -144,7 +144,10 @@ impl App {
             return Ok(c.clone());
         }
         let def = self.def(name)?;
-        let secret = if crosswalk_connectors::needs_secret(&def.kind) {
+        let secret = if def.kind == "zoho" {
+            // Client secret + refresh token, each with its own variable (zoho_auth).
+            Some(crate::zoho_auth::connection_secret(name, def)?)
+        } else if crosswalk_connectors::needs_secret(&def.kind) {
             let env = def.settings.get("secret_env").and_then(|v| v.as_str());
             match secrets::lookup(name, env).map_err(|m| AppError::new(ErrorCode::Unavailable, format!("connection {name}: {m}")))? {
                 Some((s, _)) => Some(s),

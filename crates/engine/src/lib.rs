@@ -17,6 +17,8 @@ pub mod translate;
 pub mod watch;
 pub mod webhook_setup;
 pub mod webhooks;
+pub mod zoho_auth;
+pub mod zoho_transfer;
 
 pub use app::{login, logout, App, LinkStatus, Take};
 pub use error::{AppError, ErrorCode};

@@ -10,6 +10,8 @@
 //! crosswalk-sim payamgostar --port 3300
 //! crosswalk-sim siagh --port 3400 --records 100
 //! crosswalk-sim for siagh-payamgostar --env-out sim.env --records 1000
+//! crosswalk-sim zoho --port 3500 --records 20
+//! crosswalk-sim for zoho-zoho --env-out sim.env --records 20
 //! ```
 
 use std::path::PathBuf;
@@ -41,6 +43,8 @@ enum Command {
     Payamgostar(IranArgs),
     /// A Siagh finance server (POST http://127.0.0.1:PORT/GeneralApi/LoginUser, then SessionId).
     Siagh(IranArgs),
+    /// Zoho accounts + CRM + WorkDrive for orgs A and B (http://127.0.0.1:PORT/oauth/v2/token, /crm/v8/..., /workdrive/api/v1/...).
+    Zoho(ZohoArgs),
     /// Every simulator a preset needs, with sample data; writes the preset's .env file.
     For(ForArgs),
 }
@@ -165,9 +169,38 @@ async fn start_siagh(a: &IranArgs) -> anyhow::Result<crosswalk_simulators::Siagh
     crosswalk_simulators::SiaghSim::try_spawn(opts).await.with_context(|| format!("while starting the Siagh simulator on port {}", a.port))
 }
 
+#[derive(Args, Clone)]
+struct ZohoArgs {
+    /// Port on 127.0.0.1 (0 = any free port; the address is printed).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Sample deals in org A (and of the same names in org B, with WorkDrive folders).
+    #[arg(long, default_value_t = 20)]
+    records: usize,
+    /// Seconds an access token lives (Zoho: 3600).
+    #[arg(long, default_value_t = 3600)]
+    token_ttl: u64,
+}
+
+async fn start_zoho(a: &ZohoArgs) -> anyhow::Result<crosswalk_simulators::ZohoSimHandle> {
+    let opts = crosswalk_simulators::ZohoSimOptions { port: a.port, token_ttl: Duration::from_secs(a.token_ttl.max(1)), ..Default::default() };
+    let sim = crosswalk_simulators::ZohoSim::try_spawn(opts).await.with_context(|| format!("while starting the Zoho simulator on port {}", a.port))?;
+    sim.seed_transfer("Deals", a.records);
+    Ok(sim)
+}
+
+/// The zoho-zoho preset's .env for a running Zoho simulator.
+fn zoho_env(sim: &crosswalk_simulators::ZohoSimHandle) -> String {
+    let (a, b) = (sim.client("a"), sim.client("b"));
+    format!(
+        "ZOHO_REGION=us\nZOHO_ACCOUNTS_URL={}\nORG_A_CLIENT_ID={}\nORG_A_CLIENT_SECRET={}\nORG_A_REFRESH_TOKEN={}\nORG_B_CLIENT_ID={}\nORG_B_CLIENT_SECRET={}\nORG_B_REFRESH_TOKEN={}\nORG_B_TEAM_FOLDER_ID={}\nCRM_MODULE_API_NAME=Deals\nCRM_CHECKBOX_FIELD_API_NAME=Transfer_Complete\nCRM_RECORD_NAME_FIELD_API_NAME=Deal_Name\nCRM_WORKDRIVE_URL_FIELD_API_NAME=WorkDrive_URL\nCRM_WORKDRIVE_FOLDER_ID_FIELD_API_NAME=WorkDrive_Folder_ID\nCRM_RECORD_UPDATED_FROM_FIELD_API_NAME=Record_Updated_From\n",
+        sim.base_url, a.client_id, a.client_secret, a.refresh_token, b.client_id, b.client_secret, b.refresh_token, sim.team_folder("b")
+    )
+}
+
 #[derive(Args)]
 struct ForArgs {
-    /// The preset: twenty-excel, wefact-webhook, erpnext-erpnext, siagh-payamgostar.
+    /// The preset: twenty-excel, wefact-webhook, erpnext-erpnext, siagh-payamgostar, zoho-zoho.
     preset: String,
     /// Where to write the preset's .env (TWENTY_API_URL, TWENTY_API_KEY, ...).
     #[arg(long)]
@@ -243,7 +276,22 @@ async fn main() -> anyhow::Result<()> {
             _others.push(Box::new(sim));
             vec![]
         }
+        Command::Zoho(a) => {
+            let sim = start_zoho(&a).await?;
+            let c = sim.client("a");
+            println!("Zoho simulator at {} (accounts, CRM and WorkDrive); orgs a and b with {} deals each", sim.base_url, a.records);
+            println!("Org a: client id {}, refresh token {:?} (org b likewise); org b's team folder {}", c.client_id, c.refresh_token, sim.team_folder("b"));
+            _others.push(Box::new(sim));
+            vec![]
+        }
         Command::For(f) => match f.preset.as_str() {
+            "zoho-zoho" => {
+                let sim = start_zoho(&ZohoArgs { port: 0, records: f.records, token_ttl: 3600 }).await?;
+                std::fs::write(&f.env_out, zoho_env(&sim)).with_context(|| format!("while writing {}", f.env_out.display()))?;
+                println!("Zoho simulator at {} (orgs A and B, {} deals; every tenth has no WorkDrive folder in B); wrote {}", sim.base_url, f.records, f.env_out.display());
+                _others.push(Box::new(sim));
+                vec![]
+            }
             "siagh-payamgostar" => {
                 let a = IranArgs { port: 0, username: None, password: None, records: f.records };
                 let finance = start_siagh(&a).await?;
@@ -307,7 +355,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("Twenty simulator at {}; wrote {}", sim.base_url, f.env_out.display());
                 vec![sim]
             }
-            other => anyhow::bail!("no simulators for preset {other:?} yet; known: twenty-excel, wefact-webhook, erpnext-erpnext, siagh-payamgostar"),
+            other => anyhow::bail!("no simulators for preset {other:?} yet; known: twenty-excel, wefact-webhook, erpnext-erpnext, siagh-payamgostar, zoho-zoho"),
         },
     };
     println!("Serving until Ctrl-C.");

@@ -4,8 +4,10 @@ pub mod conflicts;
 pub mod demo;
 pub mod init;
 pub mod log;
+pub mod login;
 pub mod restore;
 pub mod run;
+pub mod transfer;
 pub mod webhook_setup;
 
 use std::io::IsTerminal;
@@ -19,7 +21,7 @@ use crate::{output, Cli, Command};
 pub async fn dispatch(cli: &Cli) -> Result<u8, AppError> {
     match &cli.command {
         Command::Init(a) => init::run(cli, a),
-        Command::Login { connection } => login(cli, connection),
+        Command::Login(a) => login::run(cli, a).await,
         Command::Logout { connection } => {
             crosswalk_engine::logout(connection)?;
             println!("signed out of {connection}: its secret was removed from the OS keyring");
@@ -36,6 +38,7 @@ pub async fn dispatch(cli: &Cli) -> Result<u8, AppError> {
         Command::Retry { connection } => retry(cli, connection.as_deref()),
         Command::Restore(a) => restore::run(cli, a),
         Command::Demo(a) => demo::run(cli, a).await,
+        Command::Transfer(a) => transfer::run(cli, a).await,
         Command::WebhookSetup(a) => webhook_setup::run(cli, a).await,
     }
 }
@@ -60,7 +63,7 @@ pub fn read_secret(prompt: &str) -> Result<Secret, AppError> {
     Ok(Secret::new(value))
 }
 
-fn login(cli: &Cli, connection: &str) -> Result<u8, AppError> {
+pub(crate) fn login(cli: &Cli, connection: &str) -> Result<u8, AppError> {
     let app = open(cli)?;
     let def = app.config().connections.get(connection).ok_or_else(|| {
         AppError::new(ErrorCode::NotFound, format!("there is no connection {connection:?}; connections: {}", app.config().connections.keys().cloned().collect::<Vec<_>>().join(", ")))

@@ -8,6 +8,7 @@ mod erpnext_erpnext;
 mod siagh_payamgostar;
 mod twenty_excel;
 mod wefact_webhook;
+mod zoho_zoho;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use crosswalk_core::Secret;
 use crate::error::AppError;
 
 /// Presets this build can set up.
-pub const PRESETS: &[&str] = &["twenty-excel", "wefact-webhook", "erpnext-erpnext", "siagh-payamgostar"];
+pub const PRESETS: &[&str] = &["twenty-excel", "wefact-webhook", "erpnext-erpnext", "siagh-payamgostar", "zoho-zoho"];
 
 /// Where values come from, highest priority first: flags, the env file, the environment.
 #[derive(Clone, Debug, Default)]
@@ -66,6 +67,7 @@ pub fn init(preset: &str, config_path: &Path, values: &Values) -> Result<InitPla
         "wefact-webhook" => wefact_webhook::init(config_path, values),
         "erpnext-erpnext" => erpnext_erpnext::init(config_path, values),
         "siagh-payamgostar" => siagh_payamgostar::init(config_path, values),
+        "zoho-zoho" => zoho_zoho::init(config_path, values),
         other => Err(AppError::new(
             crate::ErrorCode::BadInput,
             format!("unknown preset {other:?}; presets: {}", PRESETS.join(", ")),
