@@ -55,7 +55,8 @@ pub fn write_config(dir: &Path, cloud: &FrappeSimHandle, local: &FrappeSimHandle
         v.flags.insert(k.into(), val);
     }
     let plan = presets::init("erpnext-erpnext", &config, &v).unwrap();
-    let text = plan.config_text.replace("kind = \"frappe\"\n", "kind = \"frappe\"\nrequests_per_minute = 100000\n");
+    assert!(plan.config_text.contains("requests_per_minute = 3000\n"), "the preset sets the client-side limit");
+    let text = plan.config_text.replace("requests_per_minute = 3000\n", "requests_per_minute = 100000\n");
     std::fs::write(&config, text).unwrap();
     config
 }

@@ -57,7 +57,7 @@ fn link(spec: &LinkSpec, conflict: &str) -> String {
 /// `key` is the name of the API key variable (the key itself goes to the keyring).
 fn connection(name: &str, url: &str, key: &str, secret_var: &str, host: &str, port: u16) -> String {
     format!(
-        "[connections.{name}]\nkind = \"frappe\"\nurl = {url}\n# API key and secret ({key_var}, {secret_var}) are in the OS keyring as `key:secret`\n# (`crosswalk login {name}`); on a server without a keyring set {env} to `key:secret`.\nchild_fields = {{ \"Sales Order.items\" = [\"item_code\", \"qty\", \"rate\", \"delivery_date\"], \"Purchase Order.items\" = [\"item_code\", \"qty\", \"rate\", \"schedule_date\"] }}\n# Webhooks from this site: POST http://{host}:{port}/webhooks/{name}, signed with WEBHOOK_SECRET.\nwebhook_host = {h}\nwebhook_port = {port}\nwebhook_secret_env = \"WEBHOOK_SECRET\"\n",
+        "[connections.{name}]\nkind = \"frappe\"\nurl = {url}\n# API key and secret ({key_var}, {secret_var}) are in the OS keyring as `key:secret`\n# (`crosswalk login {name}`); on a server without a keyring set {env} to `key:secret`.\n# Client-side limit (the old script's best was 50 documents/s); a site over its own limit\n# answers 429 with Retry-After, which is honoured.\nrequests_per_minute = 3000\nchild_fields = {{ \"Sales Order.items\" = [\"item_code\", \"qty\", \"rate\", \"delivery_date\"], \"Purchase Order.items\" = [\"item_code\", \"qty\", \"rate\", \"schedule_date\"] }}\n# Webhooks from this site: POST http://{host}:{port}/webhooks/{name}, signed with WEBHOOK_SECRET.\nwebhook_host = {h}\nwebhook_port = {port}\nwebhook_secret_env = \"WEBHOOK_SECRET\"\n",
         url = q(url),
         key_var = key,
         env = crate::secrets::env_name(name),
@@ -128,6 +128,7 @@ mod tests {
         assert!(c.links.keys().next().is_some_and(|k| k == "01_customer"), "masters come first in name order");
         let names: Vec<&str> = c.links.keys().map(String::as_str).collect();
         assert_eq!(names, ["01_customer", "02_supplier", "03_item", "10_sales_order", "11_purchase_order"], "documents after their masters");
+        assert!(plan.config_text.contains("requests_per_minute = 3000\n"), "50 requests/s per site, not the connector's cautious default of 5");
         assert!(!plan.config_text.contains("\"cs\"") && !plan.config_text.contains("\"ck\"") && !plan.config_text.contains("\"ws\""), "keys and secrets are not in the config");
         assert_eq!(plan.secrets[0].value.as_ref().map(|s| s.expose()), Some("ck:cs"), "the keyring holds key:secret");
     }
