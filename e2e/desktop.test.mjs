@@ -21,6 +21,10 @@ const FRAPPE_PORT = SIM_PORT + 1000;
 const FRAPPE = `http://127.0.0.1:${FRAPPE_PORT}`;
 const FRAPPE_KEY = "e2e-frappe-key";
 const FRAPPE_SECRET = `e2e-frappe-secret-${process.pid}`;
+const ZOHO_PORT = SIM_PORT + 2000;
+const ZOHO = `http://127.0.0.1:${ZOHO_PORT}`;
+// crosswalk-sim zoho's documented defaults for org A.
+const ZOHO_CLIENT = { id: "1000.SIMACLIENT", secret: "sim-a-client-secret-8d1f", refresh: "1000.sim-a-refresh-token-77c2" };
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "crosswalk-e2e-"));
 const workbook = path.join(home, "crm.xlsx");
 const children = [];
@@ -85,11 +89,13 @@ before(async () => {
   assert.ok(APP_BIN && SIM_BIN, "APP_BIN and SIM_BIN must point at the built binaries");
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   start(SIM_BIN, ["twenty", "--port", String(SIM_PORT), "--api-key", SECRET, "--records", "5"], {}, "sim.log");
+  start(SIM_BIN, ["zoho", "--port", String(ZOHO_PORT), "--records", "2"], {}, "sim-zoho.log");
   start(SIM_BIN, ["frappe", "--port", String(FRAPPE_PORT), "--api-key", FRAPPE_KEY, "--api-secret", FRAPPE_SECRET], {}, "sim-frappe.log");
   // The app inherits this environment from tauri-driver → WebKitWebDriver.
   start("tauri-driver", [], { CROSSWALK_HOME: home, RUST_LOG: "info" }, "tauri-driver.log");
   await waitHttp(`${SIM}/rest/companies`);
   await waitHttp(`${FRAPPE}/api/method/ping`);
+  await waitHttp(`${ZOHO}/oauth/v2/auth`);
   await waitHttp("http://127.0.0.1:4445/status");
   const t0 = Date.now();
   s = await Session.start(DRIVER, APP_BIN);
@@ -204,6 +210,31 @@ test("edit a sync: conflict policy, schedule and a field's direction land in the
   await s.click("#edit-close");
 });
 
+test("sign in with Zoho: the browser round trip (PKCE, loopback redirect) stores the refresh token in the keyring", async () => {
+  await nav("#nav-connections");
+  await s.select("#conn-kind", "zoho");
+  await s.type("#conn-name", "zoho");
+  await s.type("#conn-client_id", ZOHO_CLIENT.id);
+  await s.type("#conn-accounts_url", ZOHO);
+  await s.type("#conn-redirect_uri", "http://127.0.0.1:0/callback");
+  await s.type("#conn-secret", ZOHO_CLIENT.secret);
+  await s.click("#conn-zoho");
+  await s.waitText("#zoho-waiting", /./);
+  const url = await s.exec("return document.getElementById('zoho-url').value");
+  assert.ok(url.startsWith(`${ZOHO}/oauth/v2/auth?`) && url.includes("code_challenge_method=S256"), `the app shows Zoho's sign-in page with a PKCE challenge: ${url}`);
+  await shot("01c-zoho-waiting");
+  // What the browser does: Zoho's page redirects to the app's loopback address.
+  const back = await fetch(url);
+  assert.ok(back.ok, `the app's loopback page answered the browser (${back.status})`);
+  const who = await s.waitText("#status", /Signed in to Zoho as/, 20000);
+  console.log(`# ${who}`);
+  await s.waitText('#conn-list tr[data-name="zoho"]', /Yes/);
+  const items = execFileSync("secret-tool", ["search", "--all", "service", "crosswalk"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  assert.match(items, /zoho/, "the Zoho credentials are a keyring item (account zoho)");
+  const cfg = fs.readFileSync(path.join(home, "config", "crosswalk.toml"), "utf8");
+  assert.ok(cfg.includes("[connections.zoho]") && !cfg.includes(ZOHO_CLIENT.secret) && !cfg.includes(ZOHO_CLIENT.refresh), "the config has the client id, never the secret or token");
+});
+
 test("saving the workbook syncs by itself within 3 s", async () => {
   const companies = (await api("GET", "companies?limit=10")).data.companies;
   const target = companies[0];
@@ -275,6 +306,7 @@ test("the secret is nowhere in the config, the state database or the logs; sign 
     const bytes = fs.readFileSync(f);
     assert.ok(!bytes.includes(Buffer.from(SECRET)), `${f} must not contain the API key`);
     assert.ok(!bytes.includes(Buffer.from(FRAPPE_SECRET)), `${f} must not contain the Frappe API secret`);
+    assert.ok(!bytes.includes(Buffer.from(ZOHO_CLIENT.secret)) && !bytes.includes(Buffer.from(ZOHO_CLIENT.refresh)), `${f} must not contain the Zoho client secret or refresh token`);
   }
   await s.click("#nav-connections");
   await s.click('#conn-list tr[data-name="crm"] button[aria-label^="Sign out"]');

@@ -12,7 +12,7 @@ use tauri_specta::Event;
 
 use crate::dto::*;
 
-type Rt<'a> = State<'a, Arc<Runtime>>;
+pub(crate) type Rt<'a> = State<'a, Arc<Runtime>>;
 
 /// The header, the Syncs list and the tray tooltip.
 #[tauri::command]
@@ -198,7 +198,7 @@ pub async fn pick_workbook<R: tauri::Runtime>(app: AppHandle<R>) -> UiResult<Opt
 }
 
 /// Re-opens the engine after a config change and tells the window and the tray.
-async fn reload<R: tauri::Runtime>(app: &AppHandle<R>, rt: &Arc<Runtime>) -> UiResult<()> {
+pub(crate) async fn reload<R: tauri::Runtime>(app: &AppHandle<R>, rt: &Arc<Runtime>) -> UiResult<()> {
     let result = rt.reload(false).await;
     crate::tray::refresh(app);
     let _ = EngineEvent::StateChanged.emit(app);

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod platform;
 pub mod preview;
 pub mod tray;
+pub mod zoho;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -30,6 +31,9 @@ macro_rules! ipc {
                 list_connections,
                 test_connection,
                 save_connection::<$r>,
+                zoho::zoho_sign_in_start::<$r>,
+                zoho::zoho_sign_in_finish::<$r>,
+                zoho::zoho_sign_in_cancel,
                 sign_out::<$r>,
                 remove_connection::<$r>,
                 create_sync::<$r>,
@@ -107,6 +111,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .manage(rt.clone())
+        .manage(zoho::ZohoSignIns::default())
         .invoke_handler(handler)
         .on_page_load(move |w, p| {
             if matches!(p.event(), tauri::webview::PageLoadEvent::Finished) {

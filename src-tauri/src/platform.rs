@@ -13,6 +13,14 @@ pub fn open_folder<R: tauri::Runtime>(app: &AppHandle<R>, dir: &Path) -> Result<
     app.opener().open_path(dir.display().to_string(), None::<&str>).map_err(|e| format!("cannot open {}: {e}", dir.display()))
 }
 
+/// Opens a web page in the system browser (Zoho's sign-in page).
+/// Without the opener plugin (the IPC tests' mock app) nothing is opened.
+pub fn open_url<R: tauri::Runtime>(app: &AppHandle<R>, url: &str) -> Result<(), String> {
+    use tauri::Manager as _;
+    let opener = app.try_state::<tauri_plugin_opener::Opener<R>>().ok_or("no opener plugin")?;
+    opener.open_url(url, None::<&str>).map_err(|e| format!("cannot open the browser: {e}"))
+}
+
 /// Turns start-at-login on or off when `enable` is given; returns whether it is on.
 pub fn start_at_login<R: tauri::Runtime>(app: &AppHandle<R>, enable: Option<bool>) -> Result<bool, String> {
     let auto = app.autolaunch();

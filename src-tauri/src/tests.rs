@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crosswalk_engine::control::Runtime;
 use crosswalk_simulators::twenty::{TwentySim, TwentySimOptions};
-use crosswalk_simulators::{FrappeSim, FrappeSimOptions, PayamgostarSim, PayamgostarSimOptions, SiaghSim, SiaghSimOptions};
+use crosswalk_simulators::{FrappeSim, FrappeSimOptions, PayamgostarSim, PayamgostarSimOptions, SiaghSim, SiaghSimOptions, ZohoSim, ZohoSimOptions};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
@@ -34,6 +34,22 @@ fn bindings_ts_is_current() {
     }
 }
 
+/// A plain HTTP GET (what a browser does with Zoho's sign-in page and its redirect):
+/// the status and the `Location` header.
+fn http_get(url: &str) -> (u16, Option<String>) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let location = text.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("location")).map(|(_, v)| v.trim().to_string()));
+    (status, location)
+}
+
 fn invoke(webview: &tauri::WebviewWindow<tauri::test::MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
     let req = InvokeRequest {
         cmd: cmd.into(),
@@ -59,6 +75,7 @@ fn commands_set_up_and_run_a_twenty_excel_sync_over_ipc() {
     let rt = Runtime::new(None);
     let app = mock_builder()
         .manage(rt.clone() as Arc<Runtime>)
+        .manage(crate::zoho::ZohoSignIns::default())
         .invoke_handler(crate::mock_specta_builder().invoke_handler())
         .build(mock_context(noop_assets()))
         .unwrap();
@@ -167,6 +184,30 @@ fn commands_set_up_and_run_a_twenty_excel_sync_over_ipc() {
     assert_eq!(err["code"], "bad_input", "a field the CRM does not have is refused: {err}");
     assert_eq!(std::fs::read_to_string(rt.config_path()).unwrap(), text, "a refused edit writes nothing");
     assert_eq!(invoke(&w, "conflicts", json!({})).unwrap(), json!([]), "nothing conflicts yet");
+
+    // Sign in with Zoho: the browser's round trip (Zoho's page → the loopback redirect).
+    let zoho = tauri::async_runtime::block_on(ZohoSim::spawn(ZohoSimOptions::default()));
+    let client = zoho.client("a");
+    let form = json!({"form": {"name": "zoho", "kind": "zoho", "secret": client.client_secret, "settings": {
+        "client_id": client.client_id, "accounts_url": zoho.base_url, "redirect_uri": "http://127.0.0.1:0/callback"}}});
+    let started = invoke(&w, "zoho_sign_in_start", form).unwrap();
+    let url = started["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&zoho.base_url) && url.contains("code_challenge_method=S256"), "the sign-in page is Zoho's, with a PKCE challenge: {started}");
+    let browser = std::thread::spawn(move || {
+        let (status, back) = http_get(&url);
+        assert_eq!(status, 302, "Zoho sends the browser back");
+        http_get(&back.expect("to the loopback redirect")).0
+    });
+    let err = invoke(&w, "zoho_sign_in_finish", json!({"name": "zoho"})).unwrap_err();
+    assert!(browser.join().unwrap() < 400, "the app's loopback page answered the browser");
+    // No OS keyring in this test: the exchange worked, only storing the token could not.
+    assert!(err["message"].as_str().is_some_and(|m| m.starts_with("signed in, but")), "the code was exchanged for a refresh token: {err}");
+    let cfg = std::fs::read_to_string(rt.config_path()).unwrap();
+    assert!(cfg.contains("[connections.zoho]") && !cfg.contains(&client.client_secret), "the Zoho settings are saved, the client secret is not: {cfg}");
+    let err = invoke(&w, "zoho_sign_in_finish", json!({"name": "zoho"})).unwrap_err();
+    assert_eq!(err["code"], "not_found", "a finished sign-in is gone: {err}");
+    invoke(&w, "remove_connection", json!({"name": "zoho"})).unwrap();
+    drop(zoho);
 
     invoke(&w, "set_paused", json!({"paused": true})).unwrap();
     assert_eq!(invoke(&w, "overview", json!({})).unwrap()["paused"], true, "pause is reported");

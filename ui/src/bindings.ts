@@ -60,6 +60,41 @@ async saveConnection(form: ConnectionForm) : Promise<Result<null, UiError>> {
 }
 },
 /**
+ * Saves the form's settings (never a secret), binds the loopback listener, and opens
+ * Zoho's sign-in page in the system browser.
+ */
+async zohoSignInStart(form: ConnectionForm) : Promise<Result<ZohoStartView, UiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("zoho_sign_in_start", { form }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Waits (up to 5 minutes) for Zoho to send the browser back, stores the refresh token in
+ * the OS keyring, and says who the connection is signed in as.
+ */
+async zohoSignInFinish(name: string) : Promise<Result<string, UiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("zoho_sign_in_finish", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Stops waiting for the browser (closes the loopback listener).
+ */
+async zohoSignInCancel(name: string) : Promise<Result<null, UiError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("zoho_sign_in_cancel", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * "Sign out": deletes the connection's secret from the keyring.
  */
 async signOut(name: string) : Promise<Result<null, UiError>> {
@@ -366,6 +401,18 @@ export type TakeView = { take: "left" } | { take: "right" } | { take: "value"; v
  */
 export type UiError = { code: Code; message: string }
 export type VersionView = { connection: string; path: string; number: number; saved_at: string; bytes: number }
+/**
+ * What the window shows while the browser is open.
+ */
+export type ZohoStartView = { 
+/**
+ * Zoho's sign-in page (to copy when no browser opened).
+ */
+url: string; redirect_uri: string; 
+/**
+ * Whether the system browser was opened.
+ */
+opened: boolean }
 
 /** tauri-specta globals **/
 

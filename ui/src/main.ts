@@ -149,11 +149,10 @@ async function connections(): Promise<HTMLElement> {
         ),
       ),
     );
-    buttons.replaceChildren(...(f.oauth ? [zohoButton(name, result)] : [test, save]));
+    buttons.replaceChildren(...(f.oauth ? [zohoButton(form, result)] : [test, save]));
   };
   kind.addEventListener("change", drawFields);
-  drawFields();
-  const form = () => {
+  const form = (): ConnForm => {
     const all = inputs();
     const secret = all.find((i) => i.dataset.key === "secret")?.value ?? "";
     return {
@@ -163,6 +162,7 @@ async function connections(): Promise<HTMLElement> {
       secret: secret || null,
     };
   };
+  drawFields();
   test.onclick = async () => {
     result.textContent = "Checking…";
     result.className = "";
@@ -213,10 +213,43 @@ async function connections(): Promise<HTMLElement> {
   );
 }
 
-/// Zoho signs in through the system browser (OAuth with PKCE and a loopback redirect).
-function zohoButton(_name: HTMLInputElement, result: HTMLElement): HTMLElement {
-  result.textContent = "Signing in to Zoho from the app is not available in this build; use `crosswalk login` with a refresh token.";
-  return h("span", {});
+type ConnForm = { name: string; kind: string; settings: Record<string, string>; secret: string | null };
+
+/// Zoho signs in through the system browser (OAuth with PKCE and a loopback redirect): the
+/// app opens Zoho's page, shows its address in case no browser opened, and waits.
+function zohoButton(form: () => ConnForm, result: HTMLElement): HTMLElement {
+  const box = h("span", { class: "row" });
+  const go = h("button", { id: "conn-zoho", type: "button", class: "primary" }, "Sign in with Zoho") as HTMLButtonElement;
+  go.onclick = async () => {
+    const f = form();
+    result.className = "";
+    result.textContent = "Opening Zoho in your browser…";
+    const started = await call(commands.zohoSignInStart(f), go);
+    if (!started) {
+      result.textContent = "Not signed in: see the message above.";
+      result.className = "warn";
+      return;
+    }
+    for (const i of document.querySelectorAll<HTMLInputElement>("#conn-form input[type=password]")) i.value = "";
+    const url = h("input", { id: "zoho-url", readonly: true, value: started.url, "aria-label": "Zoho sign-in address", size: 40 }) as HTMLInputElement;
+    const cancel = h("button", { id: "zoho-cancel", type: "button" }, "Cancel") as HTMLButtonElement;
+    cancel.onclick = () => void commands.zohoSignInCancel(f.name);
+    result.replaceChildren(
+      h("span", { id: "zoho-waiting" }, started.opened ? "Allow Crosswalk in the browser window that opened; this waits up to 5 minutes. " : "No browser opened: open this address yourself. "),
+      h("span", { class: "row" }, url, cancel),
+    );
+    go.disabled = true;
+    const who = await call(commands.zohoSignInFinish(f.name));
+    go.disabled = false;
+    result.replaceChildren(who ? `Signed in as ${who}` : "Not signed in: see the message above.");
+    result.className = who ? "ok" : "warn";
+    if (who) {
+      say(`Signed in to Zoho as ${who}; the refresh token is in the OS keyring.`);
+      void render();
+    }
+  };
+  box.append(go);
+  return box;
 }
 
 function secretState(c: ConnectionView): [string, string] {

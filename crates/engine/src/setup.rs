@@ -126,6 +126,16 @@ pub fn sign_in_forms() -> Vec<SignInForm> {
             input("username", "Username", "api-user", None),
             secret("secret", "Password", true, "Sent to Siagh MD5-hashed, as its login asks. Stored in the OS keyring only."),
         ]),
+        SignInForm {
+            oauth: true,
+            ..form("zoho", "Zoho CRM", vec![
+                input("client_id", "Client ID", "1000.…", Some("api-console.zoho.com → your client. Register the redirect URI below for it.")),
+                FormField { required: false, ..input("region", "Data centre", "us", Some("us, eu, in, au, jp, cn, ca, sa or uk: where your Zoho account lives.")) },
+                FormField { required: false, ..input("accounts_url", "Accounts server", "", Some("Only when it is not the data centre's own (https://accounts.zoho.eu …).")) },
+                FormField { required: false, ..input("redirect_uri", "Redirect URI", crosswalk_connectors::zoho::config::DEFAULT_REDIRECT_URI, Some("A loopback address on this computer, as registered for the client.")) },
+                secret("secret", "Client secret", false, "Needed once for a server-based client; kept with the refresh token in the OS keyring only."),
+            ])
+        },
         form("webhook", "Webhook (Zapier, Make, …)", vec![
             input("url", "Webhook URL", "https://hooks.zapier.com/hooks/catch/…", Some("Shown shortened: the address itself is secret-like.")),
             secret("secret", "Signing secret (optional)", false, "When set, each POST carries an HMAC-SHA256 signature. Stored in the OS keyring only."),
