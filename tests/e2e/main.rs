@@ -4,6 +4,7 @@
 mod support;
 mod iran;
 mod wefact;
+mod zoho;
 
 use crosswalk_simulators::twenty::{TwentySim, TwentySimOptions};
 use serde_json::json;

@@ -227,6 +227,12 @@ impl Job<'_> {
     }
 }
 
+/// Whether a config holds a transfer job (a zoho connection with a `transfer` table):
+/// such a config needs no links.
+pub fn has_transfer_job(cfg: &crosswalk_core::Config) -> bool {
+    cfg.connections.values().any(|d| d.kind == "zoho" && d.settings.contains_key("transfer"))
+}
+
 impl App {
     /// The zoho connections that are transfer origins (`[connections.NAME.transfer]`).
     pub fn transfer_origins(&self) -> Vec<String> {

@@ -34,7 +34,7 @@ use crosswalk_core::value::Fields;
 use crosswalk_core::{Secret, Value};
 
 pub use client::{Attachment, CallStats, PageCursor, ZohoClient};
-pub use config::{data_centre, DataCentre, TransferSettings, ZohoConfig, DATA_CENTRES};
+pub use config::{data_centre, DataCentre, TransferSettings, ZohoConfig, DATA_CENTRES, DEFAULT_REDIRECT_URI};
 pub use oauth::Credentials;
 pub use workdrive::{find_by_name, timestamped_name, WdItem};
 

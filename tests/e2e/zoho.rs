@@ -1,0 +1,232 @@
+//! zoho-zoho end to end through the `crosswalk` binary against the Zoho simulator:
+//! `crosswalk init zoho-zoho --env-file` then `crosswalk transfer`, with an access token
+//! expiring mid-run, a 429, a failing attachment, a name collision in a folder, a record
+//! with no folder, a dry run that writes nothing, and secrets that stay out of every file
+//! and log.
+
+use std::path::PathBuf;
+
+use crosswalk_simulators::{ZohoSim, ZohoSimHandle, ZohoSimOptions};
+use serde_json::json;
+
+use crate::support::*;
+
+const MODULE: &str = "Deals";
+
+/// The preset's `.env` for the simulator, written outside the world's folder (it holds
+/// secrets, like a user's own .env).
+fn env_file(sim: &ZohoSimHandle, dir: &tempfile::TempDir) -> PathBuf {
+    let (a, b) = (sim.client("a"), sim.client("b"));
+    let text = format!(
+        "ZOHO_REGION=us\nZOHO_ACCOUNTS_URL={}\nORG_A_CLIENT_ID={}\nORG_A_CLIENT_SECRET={}\nORG_A_REFRESH_TOKEN={}\nORG_B_CLIENT_ID={}\nORG_B_CLIENT_SECRET={}\nORG_B_REFRESH_TOKEN={}\nORG_B_TEAM_FOLDER_ID={}\nCRM_MODULE_API_NAME=Deals\nCRM_CHECKBOX_FIELD_API_NAME=Transfer_Complete\nCRM_RECORD_NAME_FIELD_API_NAME=Deal_Name\nCRM_WORKDRIVE_URL_FIELD_API_NAME=WorkDrive_URL\nCRM_WORKDRIVE_FOLDER_ID_FIELD_API_NAME=WorkDrive_Folder_ID\nCRM_RECORD_UPDATED_FROM_FIELD_API_NAME=Record_Updated_From\n",
+        sim.base_url, a.client_id, a.client_secret, a.refresh_token, b.client_id, b.client_secret, b.refresh_token, sim.team_folder("b")
+    );
+    let p = dir.path().join(".env");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// The secrets as the environment of a server without a keyring.
+fn secret_env(sim: &ZohoSimHandle) -> Vec<(String, String)> {
+    let (a, b) = (sim.client("a"), sim.client("b"));
+    vec![
+        ("ORG_A_CLIENT_SECRET".into(), a.client_secret),
+        ("ORG_A_REFRESH_TOKEN".into(), a.refresh_token),
+        ("ORG_B_CLIENT_SECRET".into(), b.client_secret),
+        ("ORG_B_REFRESH_TOKEN".into(), b.refresh_token),
+    ]
+}
+
+struct Z {
+    w: World,
+    env: Vec<(String, String)>,
+    _envdir: tempfile::TempDir,
+}
+
+impl Z {
+    async fn new(sim: &ZohoSimHandle) -> Z {
+        let w = World::new("unused");
+        let envdir = tempfile::tempdir().unwrap();
+        let f = env_file(sim, &envdir);
+        let z = Z { w, env: secret_env(sim), _envdir: envdir };
+        let out = z.run(&["init", "zoho-zoho", "--env-file", f.to_str().unwrap()]);
+        assert!(out.0 == Some(0), "init succeeds:\n{}{}", out.1, out.2);
+        z
+    }
+    /// (exit code, stdout, stderr)
+    fn run(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let out = self.w.run_env(args, &env);
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+fn line_for<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines().find(|l| l.contains(&format!("{name:?}"))).unwrap_or_else(|| panic!("no line for {name}:\n{out}"))
+}
+
+fn checkbox(sim: &ZohoSimHandle, id: &str) -> serde_json::Value {
+    sim.record("a", MODULE, id).unwrap()["Transfer_Complete"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transfer_survives_token_expiry_429_and_failing_attachment() {
+    let sim = ZohoSim::spawn(ZohoSimOptions::default()).await;
+    let team = sim.team_folder("b");
+    // Alpha: two attachments, one name already taken in its folder; two B records match
+    // (different case), the newer must be chosen.
+    let alpha = sim.insert("a", MODULE, json!({"Deal_Name": "Alpha", "Transfer_Complete": false, "WorkDrive_URL": "https://wd/alpha", "WorkDrive_Folder_ID": "A-1"}));
+    sim.add_attachment("a", &alpha, "contract.pdf", b"new contract");
+    sim.add_attachment("a", &alpha, "photo.jpg", b"jpeg");
+    let b_alpha_old = sim.insert("b", MODULE, json!({"Deal_Name": "alpha", "Modified_Time": "2020-01-01T10:00:00+05:30"}));
+    let b_alpha_new = sim.insert("b", MODULE, json!({"Deal_Name": "ALPHA", "Modified_Time": "2024-01-01T10:00:00+05:30"}));
+    let f_alpha = sim.add_folder("b", &team, "Alpha");
+    sim.add_file("b", &f_alpha, "contract.pdf", b"old contract");
+    // Beta: one of two attachments cannot be downloaded.
+    let beta = sim.insert("a", MODULE, json!({"Deal_Name": "Beta", "Transfer_Complete": false, "WorkDrive_URL": "https://wd/beta"}));
+    sim.add_attachment("a", &beta, "good.txt", b"good");
+    let bad = sim.add_attachment("a", &beta, "bad.txt", b"bad");
+    sim.fail_download(&bad);
+    sim.insert("b", MODULE, json!({"Deal_Name": "Beta"}));
+    let f_beta = sim.add_folder("b", &team, "beta");
+    // Gamma: no folder in B.
+    let gamma = sim.insert("a", MODULE, json!({"Deal_Name": "Gamma", "Transfer_Complete": false}));
+    sim.add_attachment("a", &gamma, "g.txt", b"g");
+    sim.insert("b", MODULE, json!({"Deal_Name": "Gamma"}));
+    // Epsilon: only "Epsilon Inc" in B (Zoho's search matches it; we must not).
+    let eps = sim.insert("a", MODULE, json!({"Deal_Name": "Epsilon", "Transfer_Complete": false}));
+    let b_eps = sim.insert("b", MODULE, json!({"Deal_Name": "Epsilon Inc"}));
+    sim.add_folder("b", &team, "Epsilon");
+    // Not candidates: already done, or no name.
+    let done = sim.insert("a", MODULE, json!({"Deal_Name": "Delta", "Transfer_Complete": true}));
+    sim.insert("a", MODULE, json!({"Deal_Name": "", "Transfer_Complete": false}));
+
+    let z = Z::new(&sim).await;
+    sim.rate_limit_next(1);
+    sim.expire_tokens_after(6);
+    let (code, out, err) = z.run(&["transfer"]);
+    assert_eq!(code, Some(1), "a skipped and a failed record: exit 1\n{out}\n{err}");
+
+    // A line per record.
+    assert!(line_for(&out, "Alpha").starts_with("done"), "{out}");
+    let beta_line = line_for(&out, "Beta");
+    assert!(beta_line.starts_with("failed") && beta_line.contains("bad.txt"), "the failing attachment is named: {beta_line}");
+    let gamma_line = line_for(&out, "Gamma");
+    assert!(gamma_line.starts_with("skipped") && gamma_line.contains("no WorkDrive folder"), "{gamma_line}");
+    let eps_line = line_for(&out, "Epsilon");
+    assert!(eps_line.starts_with("skipped") && eps_line.contains("no Deals record named"), "'Epsilon Inc' is not 'Epsilon': {eps_line}");
+    assert!(!out.contains("\"Delta\""), "a record whose checkbox is ticked is not a candidate:\n{out}");
+    assert!(out.contains("API credits: org_a ") && out.contains("org_b "), "the summary reports credits per org:\n{out}");
+
+    // Alpha: the newer B record got the fields and the origin; a taken name got a stamp.
+    let newer = sim.record("b", MODULE, &b_alpha_new).unwrap();
+    assert_eq!((newer["WorkDrive_URL"].clone(), newer["WorkDrive_Folder_ID"].clone(), newer["Record_Updated_From"].clone()), (json!("https://wd/alpha"), json!("A-1"), json!(alpha)), "fields copied and origin marked on the most recently modified match");
+    assert!(sim.record("b", MODULE, &b_alpha_old).unwrap().get("WorkDrive_URL").is_none(), "the older match is untouched");
+    let files = sim.files_in("b", &f_alpha);
+    assert_eq!(files.len(), 3, "old contract kept, new contract and photo added: {files:?}");
+    assert!(files.iter().any(|(n, b)| n == "contract.pdf" && b == b"old contract"), "the existing file was not overwritten");
+    let stamped = files.iter().find(|(n, _)| n.starts_with("contract_") && n.ends_with(".pdf")).expect("the colliding upload got a timestamped name");
+    assert_eq!(stamped.0.len(), "contract_YYYYMMDD_HHMMSS.pdf".len(), "name_YYYYMMDD_HHMMSS.ext: {}", stamped.0);
+    assert_eq!(stamped.1, b"new contract");
+    assert_eq!(checkbox(&sim, &alpha), json!(true), "Alpha is ticked in A");
+
+    // Beta: the good attachment went, the bad one did not; at least one upload → ticked.
+    assert_eq!(sim.files_in("b", &f_beta).into_iter().map(|f| f.0).collect::<Vec<_>>(), vec!["good.txt".to_string()], "one failing attachment did not stop the other");
+    assert_eq!(checkbox(&sim, &beta), json!(true), "Beta had one upload, so it is ticked");
+    // Gamma, Epsilon: skipped, never ticked; no folder created.
+    assert_eq!(checkbox(&sim, &gamma), json!(false), "no folder: not ticked");
+    assert_eq!(checkbox(&sim, &eps), json!(false));
+    assert!(sim.record("b", MODULE, &b_eps).unwrap().get("Record_Updated_From").is_none(), "'Epsilon Inc' was not touched");
+    assert_eq!(checkbox(&sim, &done), json!(true));
+    assert!(!sim.requests().iter().any(|r| r.method == "POST" && r.path.contains("/files") && !r.path.ends_with("/upload")), "no folder was created");
+
+    // The faults really happened and were handled.
+    let c = sim.counters();
+    assert_eq!(c.rate_limited, 1, "one 429 was answered and waited out");
+    assert!(c.unauthorized >= 1, "an access token expired mid-run");
+    assert_eq!(c.unauthorized, 2, "every token expired at once: one 401 per org: {c:?}");
+    assert_eq!(c.refreshes(), 4, "one token per org, plus exactly one refresh per org after the expiry, never one per request: {c:?}");
+    assert_eq!(c.secret_leaks, 0, "no API call carried a client secret or refresh token");
+
+    // The run is in the run log.
+    let (_, log, _) = z.run(&["log"]);
+    assert!(log.contains("transfer:org_a") && log.contains("[partial]") && log.contains("2 skipped, 1 failed"), "the run log has the transfer run and its counts:\n{log}");
+
+    // Again: Alpha and Beta are done now; nothing is uploaded twice.
+    sim.clear_requests();
+    let (code, out, _) = z.run(&["transfer"]);
+    assert_eq!(code, Some(1), "Gamma and Epsilon are still skipped");
+    assert!(!out.contains("\"Alpha\"") && !out.contains("\"Beta\""), "ticked records are not transferred again:\n{out}");
+    assert!(!sim.requests().iter().any(|r| r.path.ends_with("/upload")), "nothing was uploaded again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_writes_nothing_and_flags_narrow_the_run() {
+    let sim = ZohoSim::spawn(ZohoSimOptions::default()).await;
+    sim.seed_transfer(MODULE, 12);
+    let z = Z::new(&sim).await;
+    sim.clear_requests();
+    let (code, out, err) = z.run(&["transfer", "--dry-run"]);
+    assert_eq!(code, Some(1), "Project 0009 has no folder: skipped, so not every record would succeed\n{out}{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("would transfer")).count(), 11, "11 of 12 would go:\n{out}");
+    assert!(line_for(&out, "Project 0009").starts_with("skipped"), "{out}");
+    assert!(out.contains("dry run (nothing written)"), "{out}");
+    let reqs = sim.requests();
+    assert!(!reqs.is_empty(), "the dry run did read");
+    let writes: Vec<_> = reqs.iter().filter(|r| r.is_write()).collect();
+    assert!(writes.is_empty(), "a dry run makes no write request: {writes:?}");
+    assert!(!reqs.iter().any(|r| r.path.contains("/Attachments/")), "a dry run downloads no attachment");
+    assert!(sim.records("a", MODULE).iter().all(|r| r["Transfer_Complete"] == json!(false)), "no checkbox ticked");
+
+    // --limit and --record-id.
+    let (_, out, _) = z.run(&["transfer", "--dry-run", "--limit", "2"]);
+    assert_eq!(out.lines().filter(|l| l.starts_with("would transfer") || l.starts_with("skipped")).count(), 2, "--limit 2 looks at two records:\n{out}");
+    let id = sim.records("a", MODULE).into_iter().find(|r| r["Deal_Name"] == json!("Project 0003")).unwrap()["id"].as_str().unwrap().to_string();
+    let (code, out, _) = z.run(&["transfer", "--record-id", &id]);
+    assert_eq!(code, Some(0), "one record, fully done:\n{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("done")).count(), 1, "only that record:\n{out}");
+    assert_eq!(checkbox(&sim, &id), json!(true));
+}
+
+/// The client secrets and refresh tokens appear nowhere but the keyring (here: the
+/// environment, as on a server without one) and the token request.
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_stay_out_of_config_database_and_logs() {
+    let sim = ZohoSim::spawn(ZohoSimOptions::default()).await;
+    sim.seed_transfer(MODULE, 3);
+    let z = Z::new(&sim).await;
+    sim.expire_tokens_after(4);
+    let mut logs = String::new();
+    for args in [&["-vv", "health"][..], &["-vv", "transfer"][..], &["-vv", "transfer", "--dry-run"][..], &["log"][..], &["--json", "log"][..]] {
+        let (code, out, err) = z.run(args);
+        assert!(code.is_some(), "{args:?} ran");
+        logs.push_str(&out);
+        logs.push_str(&err);
+    }
+    assert!(logs.contains("DEBUG"), "debug logging was on");
+    assert!(logs.contains("Sim Admin a"), "health reached org A");
+    let secrets: Vec<String> = z.env.iter().map(|(_, v)| v.clone()).collect();
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret appears in the output or logs");
+    }
+    let mut checked = 0;
+    let mut stack = vec![z.w.dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            checked += 1;
+            for s in &secrets {
+                assert!(!bytes.windows(s.len()).any(|w| w == s.as_bytes()), "a secret was found in {}", p.display());
+            }
+        }
+    }
+    assert!(checked >= 2, "the config and the state database were searched ({checked} files)");
+    let c = sim.counters();
+    assert!(c.token_requests_with_secret >= 3, "the secrets did reach the token requests (both orgs, and a refresh after the expiry): {c:?}");
+    assert_eq!(c.secret_leaks, 0, "and no other request carried them");
+}
