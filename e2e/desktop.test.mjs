@@ -198,6 +198,7 @@ test("edit a sync: conflict policy, schedule and a field's direction land in the
   assert.match(people, /every_minutes = 15/, "the schedule is in the config");
   assert.match(people, /\{ left = "city", right = "city", direction = "left-to-right" \}/, "the re-added field is one-way");
   assert.match(text, /# The workbook's `id` column holds the Twenty id/, "the preset's comments survive the edit");
+  await s.exec("document.getElementById('link-editor').scrollIntoView()");
   await shot("02b-sync-editor");
   await s.type("#edit-add-left", "city");
   await s.type("#edit-add-right", "no such column");

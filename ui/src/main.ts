@@ -539,7 +539,7 @@ async function linkEditor(link: string, busy: HTMLButtonElement): Promise<HTMLEl
     },
     h("h3", { id: id("title"), tabindex: -1 }, `Edit sync ${link}: ${L} ${arrow(null, cur.direction)} ${R}`),
     h("p", { class: "muted" }, cur.direction === "two_way" ? "Changes flow both ways." : `Changes flow ${cur.direction === "left_to_right" ? "from left to right" : "from right to left"} only.`,
-      cur.id_field ? ` The ${cur.id_field[0]} side's ${cur.id_field[1]} holds the other side's record id.` : ""),
+      cur.id_field ? ` The ${cur.id_field[0]} side's field “${cur.id_field[1]}” holds the other side's record id.` : ""),
     field("When a field changed differently on both sides", conflict),
     field("When a record is deleted on one side", deletes),
     h(
