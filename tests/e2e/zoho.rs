@@ -230,3 +230,82 @@ async fn secrets_stay_out_of_config_database_and_logs() {
     assert!(c.token_requests_with_secret >= 3, "the secrets did reach the token requests (both orgs, and a refresh after the expiry): {c:?}");
     assert_eq!(c.secret_leaks, 0, "and no other request carried them");
 }
+
+/// `crosswalk login` for a zoho connection: the PKCE loopback sign-in through the binary
+/// (the test plays the browser), and a Self-client grant code. With a keyring
+/// (CROSSWALK_KEYRING_TESTS=1, as in CI) the refresh token lands there and `health` works
+/// without any variable; without one the exchange still happens and the error says where
+/// the token could not be stored — never the token itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn login_signs_in_with_pkce_in_the_browser_and_with_a_grant_code() {
+    use std::io::BufRead;
+    let sim = ZohoSim::spawn(ZohoSimOptions::default()).await;
+    let z = Z::new(&sim).await;
+    let keyring = std::env::var("CROSSWALK_KEYRING_TESTS").as_deref() == Ok("1");
+    let a = sim.client("a");
+    // A loopback redirect on any free port (a real client registers a fixed one), and a
+    // connection name of its own so a real keyring entry never collides.
+    let conn = format!("zoho_e2e_{}", std::process::id());
+    let text = std::fs::read_to_string(z.w.config())
+        .unwrap()
+        .replacen(&format!("client_id = \"{}\"\n", a.client_id), &format!("client_id = \"{}\"\nredirect_uri = \"http://127.0.0.1:0/callback\"\n", a.client_id), 1)
+        .replace("org_a", &conn);
+    std::fs::write(z.w.config(), text).unwrap();
+    let command = |args: &[&str]| {
+        let mut c = std::process::Command::new(bin());
+        c.arg("--config").arg(z.w.config()).args(args);
+        c.env("CROSSWALK_HOME", z.w.dir.path().join("home")).env("ORG_A_CLIENT_SECRET", &a.client_secret).env("ORG_B_CLIENT_SECRET", "x").env("ORG_B_REFRESH_TOKEN", "y");
+        c.env_remove("ORG_A_REFRESH_TOKEN").env_remove("CROSSWALK_CONFIG");
+        if !keyring {
+            c.env("CROSSWALK_NO_KEYRING", "1");
+        }
+        c
+    };
+
+    // 1. Browser sign-in: read the URL the CLI prints, "open" it, let Zoho redirect back.
+    let mut child = command(&["login", &conn, "--no-browser", "--timeout", "60"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut printed = vec![];
+    let url = loop {
+        let l = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the CLI prints the sign-in URL");
+        printed.push(l.clone());
+        if l.trim_start().starts_with("http") && l.contains("/oauth/v2/auth") {
+            break l.trim().to_string();
+        }
+    };
+    assert!(url.contains("code_challenge_method=S256") && url.contains("access_type=offline"), "PKCE and offline access are asked for: {url}");
+    let page = reqwest::get(&url).await.expect("the browser follows Zoho's redirect to the loopback listener");
+    assert_eq!(page.status().as_u16(), 200, "the browser is told it may close the window");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    printed.extend(rx.try_iter());
+    let text = printed.join("\n") + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(sim.counters().pkce_verified, 1, "the code was exchanged with the verifier matching the challenge:\n{text}");
+    assert!(!text.contains(&a.refresh_token) && !text.contains(&a.client_secret), "no secret is printed");
+    if keyring {
+        assert!(out.status.success(), "signed in:\n{text}");
+        let h = command(&["health", &conn]).output().unwrap();
+        assert!(h.status.success() && String::from_utf8_lossy(&h.stdout).contains("Sim Admin a"), "the stored refresh token works without any variable: {}", String::from_utf8_lossy(&h.stdout));
+    } else {
+        assert_eq!(out.status.code(), Some(1), "without a keyring the token cannot be kept:\n{text}");
+        assert!(text.contains("keyring"), "and the error says so:\n{text}");
+    }
+
+    // 2. A Self-client grant code (made in the API console; here by the simulator).
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http.get(format!("{}/oauth/v2/auth?response_type=code&client_id={}&scope=ZohoCRM.modules.ALL&redirect_uri=https://example.com/self", sim.base_url, a.client_id)).send().await.unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let code = reqwest::Url::parse(&loc).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+    let before = sim.counters().tokens_issued.get("authorization_code").copied().unwrap_or(0);
+    let out = command(&["login", &conn, "--grant-code", &code]).output().unwrap();
+    assert_eq!(sim.counters().tokens_issued.get("authorization_code").copied().unwrap_or(0), before + 1, "the grant code was exchanged: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.success(), keyring, "stored when there is a keyring: {}", String::from_utf8_lossy(&out.stderr));
+    if keyring {
+        let _ = command(&["logout", &conn]).output();
+    }
+}
