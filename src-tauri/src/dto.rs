@@ -119,6 +119,8 @@ pub struct ConnectionView {
     pub name: String,
     pub kind: String,
     pub location: Option<String>,
+    /// Text settings to fill the sign-in form again (never a secret).
+    pub settings: BTreeMap<String, String>,
     pub signed_in: bool,
     pub needs_secret: bool,
     /// The secret may be left out (a webhook's signing key).
@@ -133,6 +135,7 @@ impl From<ConnectionInfo> for ConnectionView {
             name: c.name,
             kind: c.kind,
             location: c.location,
+            settings: c.settings,
             signed_in: c.signed_in,
             needs_secret: c.needs_secret,
             secret_optional: c.secret_optional,

@@ -304,7 +304,11 @@ kind: string; base: string; left: string; right: string; created_at: string }
  * anywhere but the keyring).
  */
 export type ConnectionForm = { name: string; kind: string; settings: Partial<{ [key in string]: string }>; secret: string | null }
-export type ConnectionView = { name: string; kind: string; location: string | null; signed_in: boolean; needs_secret: boolean; 
+export type ConnectionView = { name: string; kind: string; location: string | null; 
+/**
+ * Text settings to fill the sign-in form again (never a secret).
+ */
+settings: Partial<{ [key in string]: string }>; signed_in: boolean; needs_secret: boolean; 
 /**
  * The secret may be left out (a webhook's signing key).
  */

@@ -200,8 +200,7 @@ async function connections(): Promise<HTMLElement> {
     kind.value = c.kind;
     drawFields();
     name.value = c.name;
-    const url = document.getElementById("conn-url") as HTMLInputElement | null;
-    if (url && c.location) url.value = c.location;
+    for (const i of inputs()) if (i.type !== "password" && c.settings[i.dataset.key!] !== undefined) i.value = c.settings[i.dataset.key!];
     (inputs().find((i) => i.type === "password" && !i.value) ?? name).focus();
   };
   return h(

@@ -29,8 +29,11 @@ use crate::{secrets, App};
 pub struct ConnectionInfo {
     pub name: String,
     pub kind: String,
-    /// The URL or workbook path, for display.
+    /// The URL or workbook path, for display (a webhook's URL redacted: it is secret-like).
     pub location: Option<String>,
+    /// The connection's text settings, to fill the sign-in form again (never a secret; a
+    /// webhook's URL is left out).
+    pub settings: BTreeMap<String, String>,
     /// Whether a secret is stored (keyring or environment) for a kind that needs one.
     pub signed_in: bool,
     pub needs_secret: bool,
@@ -51,13 +54,22 @@ pub fn list_connections(config_path: &Path) -> Result<Vec<ConnectionInfo>, AppEr
         .iter()
         .map(|(name, def)| {
             let env = def.settings.get("secret_env").and_then(|v| v.as_str());
+            let webhook = def.kind == "webhook";
             let location = ["url", "path"].iter().find_map(|k| def.settings.get(*k).and_then(|v| v.as_str()).map(str::to_string));
+            let location = if webhook { location.map(|u| crosswalk_connectors::webhook::redact_url(&u)) } else { location };
+            let settings = def
+                .settings
+                .iter()
+                .filter(|(k, _)| !(webhook && k.as_str() == "url") && !crate::app::ENGINE_SETTINGS.contains(&k.as_str()))
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect();
             let has_secret = crosswalk_connectors::needs_secret(&def.kind) || optional_secret(&def.kind);
             let found = if has_secret { secrets::lookup(name, env) } else { Ok(None) };
             ConnectionInfo {
                 name: name.clone(),
                 kind: def.kind.clone(),
                 location,
+                settings,
                 signed_in: matches!(found, Ok(Some(_))),
                 needs_secret: crosswalk_connectors::needs_secret(&def.kind),
                 secret_optional: optional_secret(&def.kind),
@@ -196,8 +208,8 @@ fn connection_def(kind: &str, settings: &BTreeMap<String, String>) -> Result<Con
     Ok(ConnectionDef { kind: kind.to_string(), settings: table })
 }
 
-/// Adds or updates `[connections.NAME]` (kind + the given settings; other keys already
-/// there are kept), then stores `secret` in the keyring when one is given.
+/// Adds or updates `[connections.NAME]` (kind + the given non-empty settings; other keys
+/// already there are kept), then stores `secret` in the keyring when one is given.
 pub fn save_connection(config_path: &Path, name: &str, kind: &str, settings: &BTreeMap<String, String>, secret: Option<&Secret>) -> Result<(), AppError> {
     valid_name(name)?;
     let (settings, secret) = credentials(kind, settings, secret.cloned())?;
@@ -211,12 +223,9 @@ pub fn save_connection(config_path: &Path, name: &str, kind: &str, settings: &BT
     }
     let t = conns[name].as_table_mut().ok_or_else(|| AppError::bad_config(format!("connections.{name} in {} is not a table", config_path.display())))?;
     t["kind"] = toml_edit::value(kind);
-    for (k, v) in settings {
-        if v.trim().is_empty() {
-            t.remove(k);
-        } else {
-            t[k.as_str()] = toml_edit::value(v.trim());
-        }
+    // An empty input keeps what is there (signing in again need not retype a hidden URL).
+    for (k, v) in settings.iter().filter(|(_, v)| !v.trim().is_empty()) {
+        t[k.as_str()] = toml_edit::value(v.trim());
     }
     write_doc(config_path, &doc)?;
     if let Some(s) = secret {
@@ -382,6 +391,29 @@ mod tests {
         remove_link(&cfg, "people").unwrap();
         assert!(!std::fs::read_to_string(&cfg).unwrap().contains("[links.people]"), "remove_link removes the table");
         assert!(remove_connection(&cfg, "crm").is_err(), "a connection in use must not be removed");
+    }
+
+    #[test]
+    fn frappe_key_and_secret_become_one_keyring_secret_and_never_a_setting() {
+        let form = settings(&[("url", "https://erp.example.com"), ("api_key", " k1 ")]);
+        let (kept, secret) = credentials("frappe", &form, Some(Secret::new("s1"))).unwrap();
+        assert_eq!(secret.map(|s| s.expose().to_string()), Some("k1:s1".into()), "key:secret, as crosswalk login and the preset store it");
+        assert!(!kept.contains_key("api_key"), "the API key is not written to the config: {kept:?}");
+        let (_, secret) = credentials("frappe", &form, Some(Secret::new("k2:s2"))).unwrap();
+        assert_eq!(secret.map(|s| s.expose().to_string()), Some("k2:s2".into()), "a pasted key:secret is kept as it is");
+        assert_eq!(credentials("frappe", &form, None).unwrap_err().code, ErrorCode::BadInput, "a key without its secret is refused");
+        let (kept, secret) = credentials("twenty", &settings(&[("url", "u")]), Some(Secret::new("t"))).unwrap();
+        assert_eq!((kept.len(), secret.map(|s| s.expose().to_string())), (1, Some("t".into())), "other kinds pass through");
+    }
+
+    #[test]
+    fn webhook_urls_are_listed_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("crosswalk.toml");
+        save_connection(&cfg, "zap", "webhook", &settings(&[("url", "https://hooks.zapier.com/hooks/catch/123456/abcdef/")]), None).unwrap();
+        let listed = list_connections(&cfg).unwrap();
+        let shown = format!("{:?}", listed[0]);
+        assert!(!shown.contains("123456") && !shown.contains("abcdef"), "a hook URL (itself a secret) is not shown whole: {shown}");
     }
 
     #[test]
