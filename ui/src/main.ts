@@ -200,7 +200,10 @@ async function connections(): Promise<HTMLElement> {
     kind.value = c.kind;
     drawFields();
     name.value = c.name;
-    for (const i of inputs()) if (i.type !== "password" && c.settings[i.dataset.key!] !== undefined) i.value = c.settings[i.dataset.key!];
+    for (const i of inputs()) {
+      const saved = c.settings[i.dataset.key!];
+      if (i.type !== "password" && saved !== undefined) i.value = saved;
+    }
     (inputs().find((i) => i.type === "password" && !i.value) ?? name).focus();
   };
   return h(
