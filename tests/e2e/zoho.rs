@@ -242,19 +242,20 @@ async fn login_signs_in_with_pkce_in_the_browser_and_with_a_grant_code() {
     let sim = ZohoSim::spawn(ZohoSimOptions::default()).await;
     let z = Z::new(&sim).await;
     let keyring = std::env::var("CROSSWALK_KEYRING_TESTS").as_deref() == Ok("1");
-    let a = sim.client("a");
+    let (a, b) = (sim.client("a"), sim.client("b"));
     // A loopback redirect on any free port (a real client registers a fixed one), and a
     // connection name of its own so a real keyring entry never collides.
     let conn = format!("zoho_e2e_{}", std::process::id());
     let text = std::fs::read_to_string(z.w.config())
         .unwrap()
         .replacen(&format!("client_id = \"{}\"\n", a.client_id), &format!("client_id = \"{}\"\nredirect_uri = \"http://127.0.0.1:0/callback\"\n", a.client_id), 1)
-        .replace("org_a", &conn);
+        .replace("org_a", &conn)
+        .replace("org_b", &format!("{conn}_b"));
     std::fs::write(z.w.config(), text).unwrap();
     let command = |args: &[&str]| {
         let mut c = std::process::Command::new(bin());
         c.arg("--config").arg(z.w.config()).args(args);
-        c.env("CROSSWALK_HOME", z.w.dir.path().join("home")).env("ORG_A_CLIENT_SECRET", &a.client_secret).env("ORG_B_CLIENT_SECRET", "x").env("ORG_B_REFRESH_TOKEN", "y");
+        c.env("CROSSWALK_HOME", z.w.dir.path().join("home")).env("ORG_A_CLIENT_SECRET", &a.client_secret).env("ORG_B_CLIENT_SECRET", &b.client_secret).env("ORG_B_REFRESH_TOKEN", &b.refresh_token);
         c.env_remove("ORG_A_REFRESH_TOKEN").env_remove("CROSSWALK_CONFIG");
         if !keyring {
             c.env("CROSSWALK_NO_KEYRING", "1");
@@ -291,6 +292,14 @@ async fn login_signs_in_with_pkce_in_the_browser_and_with_a_grant_code() {
         assert!(out.status.success(), "signed in:\n{text}");
         let h = command(&["health", &conn]).output().unwrap();
         assert!(h.status.success() && String::from_utf8_lossy(&h.stdout).contains("Sim Admin a"), "the stored refresh token works without any variable: {}", String::from_utf8_lossy(&h.stdout));
+        // Access tokens are kept in the keyring between runs: a second run mints none.
+        sim.seed_transfer(MODULE, 2);
+        let t1 = command(&["transfer", "--dry-run"]).output().unwrap();
+        assert!(t1.status.code().is_some(), "{}", String::from_utf8_lossy(&t1.stderr));
+        let after_first = sim.counters().refreshes();
+        let t2 = command(&["transfer", "--dry-run"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&t2.stdout).contains("would transfer"), "{}", String::from_utf8_lossy(&t2.stdout));
+        assert_eq!(sim.counters().refreshes(), after_first, "the second run reused both orgs' access tokens from the keyring");
     } else {
         assert_eq!(out.status.code(), Some(1), "without a keyring the token cannot be kept:\n{text}");
         assert!(text.contains("keyring"), "and the error says so:\n{text}");
@@ -307,5 +316,6 @@ async fn login_signs_in_with_pkce_in_the_browser_and_with_a_grant_code() {
     assert_eq!(out.status.success(), keyring, "stored when there is a keyring: {}", String::from_utf8_lossy(&out.stderr));
     if keyring {
         let _ = command(&["logout", &conn]).output();
+        let _ = command(&["logout", &format!("{conn}_b")]).output();
     }
 }

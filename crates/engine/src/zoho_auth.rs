@@ -69,6 +69,42 @@ pub fn zoho_config(app: &App, connection: &str) -> Result<(ConnectionDef, ZohoCo
     Ok((def.clone(), cfg))
 }
 
+/// Keeps a zoho connection's access token in the OS keyring between runs (account
+/// `CONNECTION.access_token`), so a transfer started every few minutes does not mint a new
+/// token each time. Without a keyring it does nothing (each run then fetches one token).
+#[derive(Debug)]
+pub struct KeyringTokenCache {
+    account: String,
+}
+
+impl KeyringTokenCache {
+    pub fn new(connection: &str) -> KeyringTokenCache {
+        KeyringTokenCache { account: format!("{connection}.access_token") }
+    }
+}
+
+impl crosswalk_connectors::zoho::oauth::TokenCache for KeyringTokenCache {
+    fn load(&self) -> Option<crosswalk_connectors::zoho::oauth::CachedToken> {
+        if std::env::var_os("CROSSWALK_NO_KEYRING").is_some() {
+            return None;
+        }
+        secrets::get(&self.account, None).and_then(|(s, _)| crosswalk_connectors::zoho::oauth::CachedToken::parse(&s))
+    }
+    fn store(&self, token: &crosswalk_connectors::zoho::oauth::CachedToken) {
+        if std::env::var_os("CROSSWALK_NO_KEYRING").is_some() {
+            return;
+        }
+        if let Err(e) = secrets::set(&self.account, &token.to_secret()) {
+            tracing::debug!(error = %e, "Could not keep the Zoho access token in the keyring; the next run fetches a new one");
+        }
+    }
+}
+
+/// Removes a kept access token (signing out); missing is fine.
+pub fn forget_access_token(connection: &str) {
+    let _ = secrets::delete(&format!("{connection}.access_token"));
+}
+
 /// What a finished sign-in says (no secrets).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ZohoSignedIn {

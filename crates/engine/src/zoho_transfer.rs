@@ -246,7 +246,8 @@ impl App {
         for k in crate::app::ENGINE_SETTINGS {
             settings.remove(*k);
         }
-        ZohoConnector::from_settings(name, &settings, Some(&secret)).map_err(|e| AppError::bad_config(format!("connections.{name}.{}: {}", e.key, e.message)))
+        let c = ZohoConnector::from_settings(name, &settings, Some(&secret)).map_err(|e| AppError::bad_config(format!("connections.{name}.{}: {}", e.key, e.message)))?;
+        Ok(c.with_token_cache(std::sync::Arc::new(crate::zoho_auth::KeyringTokenCache::new(name))))
     }
 
     /// Runs the transfer job of `origin` (default: the only transfer origin). Calls

@@ -24,6 +24,7 @@ pub async fn dispatch(cli: &Cli) -> Result<u8, AppError> {
         Command::Login(a) => login::run(cli, a).await,
         Command::Logout { connection } => {
             crosswalk_engine::logout(connection)?;
+            crosswalk_engine::zoho_auth::forget_access_token(connection);
             println!("signed out of {connection}: its secret was removed from the OS keyring");
             Ok(0)
         }

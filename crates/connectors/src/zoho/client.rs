@@ -136,6 +136,12 @@ impl ZohoClient {
         })
     }
 
+    /// Keeps the access token in `cache` between runs.
+    pub fn with_token_cache(mut self, cache: std::sync::Arc<dyn super::oauth::TokenCache>) -> Self {
+        self.tokens = self.tokens.with_cache(cache);
+        self
+    }
+
     /// Uses `policy` for retries (tests shorten the waits).
     pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;

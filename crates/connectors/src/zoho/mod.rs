@@ -70,6 +70,12 @@ impl ZohoConnector {
         ZohoConnector { client: Arc::new(client), fields: Mutex::new(BTreeMap::new()) }
     }
 
+    /// Keeps the access token in `cache` between runs (before the first call).
+    pub fn with_token_cache(self, cache: Arc<dyn oauth::TokenCache>) -> ZohoConnector {
+        let client = Arc::try_unwrap(self.client).map(|c| Arc::new(c.with_token_cache(cache))).unwrap_or_else(|shared| shared);
+        ZohoConnector { client, fields: self.fields }
+    }
+
     pub fn client(&self) -> &Arc<ZohoClient> {
         &self.client
     }

@@ -172,6 +172,43 @@ fn classify_token_error(code: &str, description: Option<&str>, what: &str) -> Co
     }
 }
 
+/// An access token kept between runs, so a job started every few minutes does not mint a
+/// token each time (Zoho allows 10 per 10 minutes per refresh token). The engine keeps it
+/// in the OS keyring; it is tied to the refresh token it came from.
+#[derive(Clone, Debug)]
+pub struct CachedToken {
+    pub access_token: Secret,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub api_domain: Option<String>,
+    /// A short SHA-256 of the refresh token that minted it.
+    pub refresh_hash: String,
+}
+
+impl CachedToken {
+    pub fn to_secret(&self) -> Secret {
+        Secret::new(serde_json::json!({"access_token": self.access_token.expose(), "expires_at": self.expires_at.to_rfc3339(), "api_domain": self.api_domain, "refresh_hash": self.refresh_hash}).to_string())
+    }
+    pub fn parse(s: &Secret) -> Option<CachedToken> {
+        let j: Json = serde_json::from_str(s.expose()).ok()?;
+        Some(CachedToken {
+            access_token: Secret::new(j.get("access_token")?.as_str()?),
+            expires_at: chrono::DateTime::parse_from_rfc3339(j.get("expires_at")?.as_str()?).ok()?.with_timezone(&chrono::Utc),
+            api_domain: j.get("api_domain").and_then(Json::as_str).map(str::to_string),
+            refresh_hash: j.get("refresh_hash")?.as_str()?.to_string(),
+        })
+    }
+}
+
+/// Where [`TokenManager`] keeps its access token between runs.
+pub trait TokenCache: Send + Sync + std::fmt::Debug {
+    fn load(&self) -> Option<CachedToken>;
+    fn store(&self, token: &CachedToken);
+}
+
+fn refresh_hash(refresh_token: &Secret) -> String {
+    hex::encode(&sha2::Sha256::digest(refresh_token.expose().as_bytes())[..8])
+}
+
 /// The cached access token of one connection.
 #[derive(Debug)]
 pub struct TokenManager {
@@ -182,10 +219,12 @@ pub struct TokenManager {
     window: Duration,
     state: Mutex<TokenState>,
     refreshes: AtomicU64,
+    cache: Option<std::sync::Arc<dyn TokenCache>>,
 }
 
 #[derive(Debug, Default)]
 struct TokenState {
+    cache_read: bool,
     token: Option<(Secret, Instant)>,
     api_domain: Option<String>,
     /// Bumped on every refresh: a 401 seen on generation g refreshes only if g is current.
@@ -203,7 +242,14 @@ impl TokenManager {
             window: config.refresh_window,
             state: Mutex::new(TokenState::default()),
             refreshes: AtomicU64::new(0),
+            cache: None,
         }
+    }
+
+    /// Keeps the access token in `cache` between runs.
+    pub fn with_cache(mut self, cache: std::sync::Arc<dyn TokenCache>) -> TokenManager {
+        self.cache = Some(cache);
+        self
     }
 
     /// Access tokens minted by this manager (each one a token request).
@@ -215,6 +261,15 @@ impl TokenManager {
     /// margin of its expiry.
     pub async fn token(&self) -> Result<(Secret, u64), ConnectorError> {
         let mut st = self.state.lock().await;
+        if st.token.is_none() && !st.cache_read {
+            st.cache_read = true;
+            if let Some(c) = self.cache.as_ref().and_then(|c| c.load()).filter(|c| c.refresh_hash == refresh_hash(&self.refresh_token)) {
+                if let Ok(left) = (c.expires_at - chrono::Utc::now()).to_std() {
+                    st.token = Some((c.access_token, Instant::now() + left));
+                    st.api_domain = c.api_domain;
+                }
+            }
+        }
         if let Some((t, exp)) = &st.token {
             if Instant::now() + self.margin < *exp {
                 return Ok((t.clone(), st.generation));
@@ -263,6 +318,10 @@ impl TokenManager {
         st.token = Some((grant.access_token.clone(), now + grant.expires_in));
         if grant.api_domain.is_some() {
             st.api_domain = grant.api_domain;
+        }
+        if let Some(c) = &self.cache {
+            let expires_at = chrono::Utc::now() + chrono::Duration::from_std(grant.expires_in).unwrap_or_default();
+            c.store(&CachedToken { access_token: grant.access_token.clone(), expires_at, api_domain: st.api_domain.clone(), refresh_hash: refresh_hash(&self.refresh_token) });
         }
         Ok((grant.access_token, st.generation))
     }

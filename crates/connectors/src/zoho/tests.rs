@@ -205,3 +205,35 @@ async fn pkce_loopback_sign_in_and_device_flow() {
     let g = oauth::device_poll(&oc, &d).await.unwrap();
     assert!(g.refresh_token.is_some(), "the device flow ends with a refresh token after 'authorization_pending'");
 }
+
+#[derive(Debug, Default)]
+struct MemCache(std::sync::Mutex<Option<Secret>>);
+
+impl oauth::TokenCache for MemCache {
+    fn load(&self) -> Option<oauth::CachedToken> {
+        self.0.lock().unwrap().as_ref().and_then(oauth::CachedToken::parse)
+    }
+    fn store(&self, t: &oauth::CachedToken) {
+        *self.0.lock().unwrap() = Some(t.to_secret());
+    }
+}
+
+#[tokio::test]
+async fn the_access_token_is_reused_across_runs_through_the_cache() {
+    let sim = ZohoSim::spawn(ZohoSimOptions::default()).await;
+    sim.insert("a", "Deals", json!({"Deal_Name": "x"}));
+    let cache = std::sync::Arc::new(MemCache::default());
+    let first = PageCursor { page: 1, token: None };
+    for _ in 0..3 {
+        // A new client per "run", as a new `crosswalk transfer` process would make.
+        let c = client(&sim, "a", "").with_token_cache(cache.clone());
+        c.records_page("Deals", &["Deal_Name".into()], &first, None).await.unwrap();
+    }
+    assert_eq!(sim.counters().refreshes(), 1, "three runs share one access token");
+    // A token from another refresh token is never used.
+    let b = sim.client("b");
+    let other = ZohoClient::new(config(&sim, "b", ""), Some(Secret::new(&b.client_secret)), Secret::new(&b.refresh_token), None).unwrap().with_token_cache(cache.clone());
+    other.records_page("Deals", &["Deal_Name".into()], &first, None).await.unwrap();
+    assert_eq!(sim.counters().refreshes(), 2, "org B minted its own token instead of using org A's");
+    assert!(sim.requests().iter().filter(|r| r.path == "/crm/v8/Deals").all(|r| r.status == 200 || r.status == 204), "org B's call ran with org B's token");
+}
