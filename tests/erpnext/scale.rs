@@ -166,6 +166,8 @@ async fn five_hundred_customers_two_sites_webhooks_and_conflicts() {
         let (src, dst) = (name_by(from, "Customer", "customer_name", &cname), name_by(to, "Customer", "customer_name", &cname));
         cloud.reset_counters();
         local.reset_counters();
+        let webhook_runs = || app.runs(Some("01_customer"), 100).unwrap().iter().filter(|r| r.trigger == "webhook" && r.status != "running").count();
+        let runs_before = webhook_runs();
         let edited = Instant::now();
         from.edit_as_user("Customer", &src, json!({"mobile_no": format!("+31 6 {i}")})).unwrap();
         let took = wait_for(&format!("{cname} reaching the other site"), Duration::from_secs(10), || to.doc("Customer", &dst).unwrap()["mobile_no"] == format!("+31 6 {i}")).await;
@@ -173,9 +175,14 @@ async fn five_hundred_customers_two_sites_webhooks_and_conflicts() {
         latencies.push(took);
         // The echo: our PUT on the target fires its webhook; that run must find nothing to do.
         wait_for("the echo webhook", Duration::from_secs(5), || to.counters().webhooks_sent >= 1).await;
-        wait_for("the runs to settle", Duration::from_secs(5), || app.runs(Some("01_customer"), 3).unwrap().iter().all(|r| r.status != "running")).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The edit's run, then the echo's: it comes after the edit's write, so it is a run of its own.
+        wait_for("the echo's run", Duration::from_secs(5), || webhook_runs() >= runs_before + 2).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!((writes(from), writes(to)), (0, 1), "{cname}: exactly one write (to the other site), none from the echo; edited {:?} ago", edited.elapsed());
+        let echo = &app.runs(Some("01_customer"), 1).unwrap()[0];
+        assert_eq!((echo.trigger.as_str(), echo.status.as_str()), ("webhook", "ok"), "the echo's run finished: {echo:?}");
+        let summary: crosswalk_core::runner::RunSummary = serde_json::from_value(echo.summary.clone()).unwrap();
+        assert_eq!(summary.writes(), 0, "the echo's run read our own write back and planned nothing: {summary:?}");
     }
 
     // A child row edited on local reaches cloud with cloud's names.

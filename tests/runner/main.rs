@@ -196,3 +196,40 @@ async fn crashes_and_failures_between_every_two_steps() {
     }
     assert_eq!(cases, 160);
 }
+
+/// `crosswalk sync --record ID --direction …`: one record, one way. An unpaired record is
+/// matched by its natural key (or created), nothing else is written, no cursor moves (the
+/// next sync still sees every other change), and an id that is not there is a read error.
+#[tokio::test]
+async fn one_record_one_way_touches_nothing_else() {
+    use std::sync::Arc;
+
+    use crosswalk_core::runner::{run_selected, LinkRun, NoProgress, RecordSelection, RunError, RunMode};
+    use crosswalk_core::Side;
+
+    let (a, b) = seed_with(true);
+    let spec = contacts_link(ConflictPolicy::NewestWins);
+    let store = Store::open_in_memory().unwrap();
+    let link = LinkRun { spec: &spec, left: Arc::new(a.clone()), right: Arc::new(b.clone()), store: &store, left_name: "a".into(), right_name: "b".into() };
+    let id_of = |c: &MemoryConnector, field: &str, name: &str| c.records("contacts").into_iter().find(|(_, r)| r.get(field).display() == name).unwrap().0;
+    let pull = RunOptions { mode: RunMode::Pull, ..RunOptions::default() };
+    let one = |id: String| RecordSelection { side: Side::Left, id };
+
+    let r = run_selected(&link, &pull, Some(&one(id_of(&a, "name", "Both"))), &NoProgress).await.unwrap();
+    assert_eq!(r.summary.writes(), 1, "{:?}", r.summary);
+    assert_eq!(b.records("contacts").len(), 6, "matched by name, not created again, and no other record copied");
+    assert_eq!(b.record("contacts", &id_of(&b, "NAME", "Both")).unwrap().get("EMAIL").display(), "both@x.com", "its email was copied");
+    assert_eq!(a.writes(), 0, "one way: nothing written to the source");
+    assert_eq!(store.pair_count("contacts").unwrap(), 1, "and the pair is stored");
+
+    run_selected(&link, &pull, Some(&one(id_of(&a, "name", "A3"))), &NoProgress).await.unwrap();
+    assert_eq!(names(&b, "NAME").get("A3"), Some(&1), "an unmatched record is created");
+    assert_eq!(b.records("contacts").len(), 7);
+
+    let missing = run_selected(&link, &pull, Some(&one("no-such-id".into())), &NoProgress).await.unwrap_err();
+    assert!(matches!(&missing, RunError::Read { source: ConnectorError::NotFound(m), .. } if m.contains("\"no-such-id\" is not on a")), "{missing}");
+
+    let r = run_once(&spec, &a, &b, &store, &RunOptions::default()).await.unwrap();
+    assert_eq!(r.summary.created, [5, 6], "the full sync after them still copies everything else: {:?}", r.summary);
+    assert_converged(&a, &b, "after one-record runs and a full sync");
+}

@@ -7,7 +7,8 @@
 //!   (`cloud-to-local`, `local-to-cloud`) or its sides (`left-to-right`, `right-to-left`);
 //!   the run then writes only to the target side (a pull or a push).
 //! - `--record` limits the run to one record, given by its id on the source side; it needs
-//!   a direction (the id says nothing about which system it belongs to). The runner reads
+//!   a direction (the id says nothing about which system it belongs to) and an object or a
+//!   link name (nor what kind of record it is). The runner reads
 //!   that record and its partner only and moves no cursor
 //!   ([`crosswalk_core::runner::RecordSelection`]).
 //!
@@ -67,6 +68,9 @@ fn directions(def: &LinkDef) -> String {
 pub fn plan_runs(config: &Config, links: &[String], mode: RunMode, sel: &Selection) -> Result<Vec<SelectedRun>, AppError> {
     if sel.record.is_some() && sel.direction.is_none() {
         return Err(bad("--record needs --direction to say which system the id belongs to, e.g. --direction cloud-to-local".into()));
+    }
+    if sel.record.is_some() && sel.object.is_none() && links.len() != 1 {
+        return Err(bad("--record needs --object (e.g. --object Customer) or a link name, to know what kind of record the id is".into()));
     }
     let mut out = vec![];
     let mut objects_seen = vec![];
@@ -162,6 +166,7 @@ fields = [{ left = "customer", right = "customer" }]
             (sel(Some("Sales Order"), Some("SAL-ORD-5001"), Some("local-to-cloud")), RunMode::Sync, Ok(vec![one("10_sales_order", RunMode::Push, Some((Side::Right, "SAL-ORD-5001")))])),
             (sel(None, None, Some("Right-To-Left")), RunMode::Sync, Ok(vec![one("01_customer", RunMode::Push, None), one("10_sales_order", RunMode::Push, None)])),
             (sel(Some("Customer"), Some("CUST-1"), None), RunMode::Sync, Err("--record needs --direction")),
+            (sel(None, Some("CUST-1"), Some("cloud-to-local")), RunMode::Sync, Err("--record needs --object")),
             (sel(Some("Supplier"), None, None), RunMode::Sync, Err("no link syncs an object \"Supplier\"; objects there: Customer, Sales Order")),
             (sel(None, None, Some("cloud-to-crm")), RunMode::Sync, Err("--direction \"cloud-to-crm\" names no link's way; use one of: cloud-to-local")),
             (sel(None, None, Some("local-to-cloud")), RunMode::Pull, Err("ask for opposite ways")),

@@ -2,13 +2,14 @@
 //! between two Frappe simulator sites, beside what the old script claims.
 //!
 //! ```text
-//! cargo run --release -p crosswalk-e2e --bin crosswalk-erpnext-bench -- [--customers 1000] [--as-configured]
+//! cargo run --release -p crosswalk-e2e --bin crosswalk-erpnext-bench -- [--customers 1000] [--as-configured] [--latency-ms 0]
 //! ```
 //! Makes `customers` customers, `customers × 2/5` items and `customers / 5` sales orders with
 //! 1–3 item rows (the e2e's proportions), half on each site, then times one sync of every
 //! link (masters first) through the engine's app API, as `crosswalk sync` runs it. The
 //! client-side rate limit is lifted (the simulators have none) unless `--as-configured`
-//! keeps the preset's 3000 requests/min per site.
+//! keeps the preset's 3000 requests/min per site. `--latency-ms` makes each simulator request
+//! take that long, as a real site's server time does.
 
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,7 @@ fn populate(site: &FrappeSimHandle, tag: &str, customers: usize, items: usize, o
     customers + items + orders
 }
 
-async fn bench(customers: usize, as_configured: bool) -> Result<(), String> {
+async fn bench(customers: usize, as_configured: bool, latency: Duration) -> Result<(), String> {
     let (items, orders) = ((customers * 2 / 5).max(1), (customers / 5).max(1));
     let home = tempfile::tempdir().map_err(|e| e.to_string())?;
     std::env::set_var("CROSSWALK_HOME", home.path().join("home"));
@@ -62,6 +63,8 @@ async fn bench(customers: usize, as_configured: bool) -> Result<(), String> {
     std::fs::write(&config, text).map_err(|e| e.to_string())?;
     let made = populate(&cloud, "C", customers / 2, items / 2, orders / 2) + populate(&local, "L", customers - customers / 2, items - items / 2, orders - orders / 2);
     let app = App::open(Some(&config)).map_err(|e| e.message)?;
+    cloud.set_latency(latency);
+    local.set_latency(latency);
 
     let run_all = |label: &'static str| {
         let app = &app;
@@ -91,6 +94,7 @@ async fn bench(customers: usize, as_configured: bool) -> Result<(), String> {
     println!("erpnext-erpnext, full manual sync between two Frappe simulator sites on 127.0.0.1");
     println!("  {made} documents ({customers} customers, {items} items, {orders} sales orders with 1–3 rows), half made on each site");
     println!("  client-side limit: {}", if as_configured { "the preset's 3000 requests/min per site" } else { "lifted (the simulators have none)" });
+    println!("  server time per request: {} ms", latency.as_millis());
     println!("  full sync: {copied} documents copied in {:.2} s", took.as_secs_f64());
     println!("  crosswalk:      {rate:.0} documents/s");
     println!("  today's script: 10–50 documents/s");
@@ -101,9 +105,10 @@ async fn bench(customers: usize, as_configured: bool) -> Result<(), String> {
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: crosswalk-erpnext-bench [--customers N] [--as-configured]");
+        println!("usage: crosswalk-erpnext-bench [--customers N] [--as-configured] [--latency-ms MS]");
         return Ok(());
     }
     let customers = arg(&args, "--customers").unwrap_or(1000).max(2);
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?.block_on(bench(customers, args.iter().any(|a| a == "--as-configured")))
+    let latency = Duration::from_millis(arg(&args, "--latency-ms").unwrap_or(0) as u64);
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?.block_on(bench(customers, args.iter().any(|a| a == "--as-configured"), latency))
 }

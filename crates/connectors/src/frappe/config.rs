@@ -14,6 +14,7 @@
 //! child_fields = { "Sales Order.items" = ["item_code", "qty", "rate", "delivery_date"] }
 //! cursor_overlap_seconds = 0           # re-read this much before the cursor
 //! lock_on_update = true                # send `modified` with PUT (optimistic locking)
+//! write_concurrency = 4                # documents written at once (default 1)
 //! ```
 //!
 //! **Secret.** The keyring holds one string per connection, so it holds `key:secret`
@@ -39,6 +40,7 @@ const KEYS: &[&str] = &[
     "child_fields",
     "cursor_overlap_seconds",
     "lock_on_update",
+    "write_concurrency",
 ];
 
 /// DocTypes `describe` lists when `doctypes` is not set (the erpnext-erpnext preset's).
@@ -72,6 +74,10 @@ pub struct FrappeConfig {
     /// Send the `modified` we read with every PUT so a concurrent edit answers 417
     /// `TimestampMismatchError` (a conflict) instead of being overwritten (API_FACTS §9).
     pub lock_on_update: bool,
+    /// Documents written at once. Frappe writes one document per request, so against a
+    /// real site the server's time per insert, not Crosswalk, sets the pace; a few requests
+    /// in flight use the site's workers. Default 1 (strictly in order).
+    pub write_concurrency: usize,
 }
 
 impl FrappeConfig {
@@ -89,6 +95,7 @@ impl FrappeConfig {
             child_fields: BTreeMap::new(),
             cursor_overlap: Duration::ZERO,
             lock_on_update: true,
+            write_concurrency: 1,
         }
     }
 
@@ -114,6 +121,7 @@ impl FrappeConfig {
         c.timeout = Duration::from_secs(int(settings, "timeout_seconds", 30, 1, 600)?);
         c.max_attempts = int(settings, "max_attempts", 5, 1, 20)? as u32;
         c.cursor_overlap = Duration::from_secs(int(settings, "cursor_overlap_seconds", 0, 0, 86_400)?);
+        c.write_concurrency = int(settings, "write_concurrency", 1, 1, 32)? as usize;
         match settings.get("lock_on_update") {
             None => {}
             Some(toml::Value::Boolean(b)) => c.lock_on_update = *b,

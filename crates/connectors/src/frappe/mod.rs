@@ -16,7 +16,8 @@
 //!   `name`). Within one listing, pages restart from the last `modified` seen with an offset
 //!   of the rows already seen at that time, so edits during paging skip nothing. Doctypes
 //!   with child tables are fetched document by document (lists return parent columns only).
-//! - Writes, one document per request: POST (200 on v15), PUT with the `modified` last read
+//! - Writes, one document per request, `write_concurrency` at a time (default 1; the
+//!   erpnext-erpnext preset uses 4), results in input order: POST (200 on v15), PUT with the `modified` last read
 //!   (417 `TimestampMismatchError` → [`ConnectorError::Conflict`]), DELETE (202). Submitted
 //!   documents (docstatus 1) take only their `allow_on_submit` fields; cancelled ones
 //!   (docstatus 2) are never changed or re-created.
@@ -180,6 +181,34 @@ impl FrappeConnector {
     async fn list_fields(&self, doctype: &str) -> Result<&'static [&'static str], ConnectorError> {
         let meta = self.client.meta(doctype).await?;
         Ok(if meta.tables().next().is_none() { &["*"] } else { &["name", "modified", "docstatus"] })
+    }
+
+    /// Documents written at once (`write_concurrency`); results keep the input order.
+    fn concurrency(&self) -> usize {
+        self.client.config.write_concurrency.max(1)
+    }
+
+    /// Per-record results in input order; an `Auth` error fails the whole batch at once
+    /// (no later document could be written either).
+    async fn collect_writes(&self, results: &mut (impl futures::Stream<Item = WriteResult> + Unpin)) -> Result<Vec<WriteResult>, ConnectorError> {
+        let mut out = vec![];
+        while let Some(r) = results.next().await {
+            if let Err(e) = &r {
+                if fatal(e) {
+                    return Err(e.clone());
+                }
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    async fn delete_one(&self, doctype: &str, id: String) -> WriteResult {
+        match self.client.delete(doctype, &id).await {
+            // Already gone is what a delete wants.
+            Ok(()) | Err(ConnectorError::NotFound(_)) => Ok(Record::new(id)),
+            Err(e) => Err(e),
+        }
     }
 
     async fn create_one(&self, doctype: &str, fields: &Fields) -> WriteResult {
@@ -358,45 +387,22 @@ impl Connector for FrappeConnector {
 
     #[tracing::instrument(skip_all, err, fields(object, n = records.len()))]
     async fn create(&self, object: &str, records: Vec<Fields>) -> Result<Vec<WriteResult>, ConnectorError> {
-        let mut out = Vec::with_capacity(records.len());
-        for fields in &records {
-            let r = self.create_one(object, fields).await;
-            if let Err(e) = &r {
-                if fatal(e) {
-                    return Err(e.clone());
-                }
-            }
-            out.push(r);
-        }
-        Ok(out)
+        let writes: Vec<_> = records.iter().map(|fields| self.create_one(object, fields)).collect();
+        let mut results = futures::stream::iter(writes).buffered(self.concurrency());
+        self.collect_writes(&mut results).await
     }
 
     #[tracing::instrument(skip_all, err, fields(object, n = patches.len()))]
     async fn update(&self, object: &str, patches: Vec<RecordPatch>) -> Result<Vec<WriteResult>, ConnectorError> {
-        let mut out = Vec::with_capacity(patches.len());
-        for p in &patches {
-            let r = self.update_one(object, p).await;
-            if let Err(e) = &r {
-                if fatal(e) {
-                    return Err(e.clone());
-                }
-            }
-            out.push(r);
-        }
-        Ok(out)
+        let writes: Vec<_> = patches.iter().map(|p| self.update_one(object, p)).collect();
+        let mut results = futures::stream::iter(writes).buffered(self.concurrency());
+        self.collect_writes(&mut results).await
     }
 
     #[tracing::instrument(skip_all, err, fields(object, n = ids.len()))]
     async fn delete(&self, object: &str, ids: Vec<String>) -> Result<Vec<WriteResult>, ConnectorError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.client.delete(object, &id).await {
-                // Already gone is what a delete wants.
-                Ok(()) | Err(ConnectorError::NotFound(_)) => out.push(Ok(Record::new(id))),
-                Err(e) if fatal(&e) => return Err(e),
-                Err(e) => out.push(Err(e)),
-            }
-        }
-        Ok(out)
+        let writes: Vec<_> = ids.into_iter().map(|id| self.delete_one(object, id)).collect();
+        let mut results = futures::stream::iter(writes).buffered(self.concurrency());
+        self.collect_writes(&mut results).await
     }
 }

@@ -57,7 +57,7 @@ fn link(spec: &LinkSpec, conflict: &str) -> String {
 /// `key` is the name of the API key variable (the key itself goes to the keyring).
 fn connection(name: &str, url: &str, key: &str, secret_var: &str, host: &str, port: u16) -> String {
     format!(
-        "[connections.{name}]\nkind = \"frappe\"\nurl = {url}\n# API key and secret ({key_var}, {secret_var}) are in the OS keyring as `key:secret`\n# (`crosswalk login {name}`); on a server without a keyring set {env} to `key:secret`.\n# Client-side limit (the old script's best was 50 documents/s); a site over its own limit\n# answers 429 with Retry-After, which is honoured.\nrequests_per_minute = 3000\nchild_fields = {{ \"Sales Order.items\" = [\"item_code\", \"qty\", \"rate\", \"delivery_date\"], \"Purchase Order.items\" = [\"item_code\", \"qty\", \"rate\", \"schedule_date\"] }}\n# Webhooks from this site: POST http://{host}:{port}/webhooks/{name}, signed with WEBHOOK_SECRET.\nwebhook_host = {h}\nwebhook_port = {port}\nwebhook_secret_env = \"WEBHOOK_SECRET\"\n",
+        "[connections.{name}]\nkind = \"frappe\"\nurl = {url}\n# API key and secret ({key_var}, {secret_var}) are in the OS keyring as `key:secret`\n# (`crosswalk login {name}`); on a server without a keyring set {env} to `key:secret`.\n# Client-side limit (the old script's best was 50 documents/s); a site over its own limit\n# answers 429 with Retry-After, which is honoured.\nrequests_per_minute = 3000\n# Documents written at once (Frappe takes one per request; this uses the site's workers).\nwrite_concurrency = 4\nchild_fields = {{ \"Sales Order.items\" = [\"item_code\", \"qty\", \"rate\", \"delivery_date\"], \"Purchase Order.items\" = [\"item_code\", \"qty\", \"rate\", \"schedule_date\"] }}\n# Webhooks from this site: POST http://{host}:{port}/webhooks/{name}, signed with WEBHOOK_SECRET;\n# `crosswalk webhook-setup {name} --url URL` makes the site's Webhook documents (URL: where the site reaches this listener).\nwebhook_host = {h}\nwebhook_port = {port}\nwebhook_secret_env = \"WEBHOOK_SECRET\"\n",
         url = q(url),
         key_var = key,
         env = crate::secrets::env_name(name),
@@ -103,6 +103,7 @@ pub fn init(_config_path: &Path, v: &Values) -> Result<InitPlan, AppError> {
             "crosswalk health            # check both sites' API keys".into(),
             "crosswalk sync --dry-run    # see what would be copied".into(),
             "crosswalk sync              # masters first, both ways".into(),
+            "crosswalk webhook-setup cloud --url https://…   # and local: the sites' Webhook documents".into(),
             format!("crosswalk watch             # webhooks on {host}:{port} plus a sync every 15 minutes"),
         ],
     })
