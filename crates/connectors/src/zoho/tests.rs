@@ -237,3 +237,51 @@ async fn the_access_token_is_reused_across_runs_through_the_cache() {
     assert_eq!(sim.counters().refreshes(), 2, "org B minted its own token instead of using org A's");
     assert!(sim.requests().iter().filter(|r| r.path == "/crm/v8/Deals").all(|r| r.status == 200 || r.status == 204), "org B's call ran with org B's token");
 }
+
+#[tokio::test]
+async fn calls_in_flight_stay_under_max_concurrency() {
+    let sim = ZohoSim::spawn(ZohoSimOptions { latency: Duration::from_millis(60), ..ZohoSimOptions::default() }).await;
+    sim.insert("a", "Deals", json!({"Deal_Name": "x"}));
+    let c = std::sync::Arc::new(client(&sim, "a", "max_concurrency = 3"));
+    let first = PageCursor { page: 1, token: None };
+    let calls = (0..12).map(|_| {
+        let c = c.clone();
+        let first = first.clone();
+        async move { c.records_page("Deals", &["Deal_Name".into()], &first, None).await.map(|_| ()) }
+    });
+    for r in futures::future::join_all(calls).await {
+        r.unwrap();
+    }
+    let m = sim.counters().max_in_flight;
+    assert!(m <= 3, "never more than max_concurrency calls at once (Zoho answers 429 past the edition's limit): {m}");
+    assert!(m >= 2, "but calls do run side by side: {m}");
+}
+
+#[tokio::test]
+async fn as_a_connector_describe_find_create_update_delete() {
+    use crosswalk_core::connector::RecordPatch;
+    use crosswalk_core::Value;
+    let sim = ZohoSim::spawn(ZohoSimOptions::default()).await;
+    let id = sim.insert("a", "Deals", json!({"Deal_Name": "Acme", "Stage": "New", "Owner": {"name": "Jane", "id": "9"}}));
+    sim.insert("a", "Deals", json!({"Deal_Name": "Acme Two", "Stage": "New"}));
+    let conn = ZohoConnector::new(client(&sim, "a", "modules = [\"Deals\"]"));
+    let objs = conn.describe().await.unwrap();
+    assert!(objs[0].field("Deal_Name").is_some() && objs[0].field("Modified_Time").is_some_and(|f| f.read_only), "fields come from the settings API");
+    let found = conn.find("Deals", "Deal_Name", &[Value::text("Acme")]).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![id.clone()], "find is exact ('Acme Two' is left out)");
+    assert_eq!(found[0].get("Owner.name"), &Value::text("Jane"), "every described field is read (lookups flattened)");
+    let mut f = crosswalk_core::value::Fields::new();
+    f.insert("Deal_Name".into(), Value::text("New Deal"));
+    let created = conn.create("Deals", vec![f]).await.unwrap();
+    let new_id = created[0].as_ref().unwrap().id.clone();
+    assert_eq!(sim.record("a", "Deals", &new_id).unwrap()["Deal_Name"], json!("New Deal"), "create lands with Zoho's id");
+    let mut p = crosswalk_core::value::Fields::new();
+    p.insert("Stage".into(), Value::text("Won"));
+    let r = conn.update("Deals", vec![RecordPatch { id: id.clone(), fields: p.clone() }, RecordPatch { id: "404".into(), fields: p }]).await.unwrap();
+    assert!(r[0].is_ok() && r[1].is_err(), "one result per record: {r:?}");
+    assert_eq!(sim.record("a", "Deals", &id).unwrap()["Stage"], json!("Won"));
+    let got = conn.get("Deals", std::slice::from_ref(&id)).await.unwrap();
+    assert_eq!(got[0].get("Stage"), &Value::text("Won"), "get reads it back");
+    let d = conn.delete("Deals", vec![new_id.clone(), "404".into()]).await.unwrap();
+    assert!(d[0].is_ok() && d[1].is_err() && sim.record("a", "Deals", &new_id).is_none(), "delete reports per record: {d:?}");
+}

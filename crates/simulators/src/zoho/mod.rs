@@ -52,6 +52,8 @@ pub struct ZohoSimOptions {
     pub refresh_window: Duration,
     /// `location` sent with the authorization redirect.
     pub location: String,
+    /// Every API answer waits this long (to observe concurrent calls).
+    pub latency: Duration,
 }
 
 impl Default for ZohoSimOptions {
@@ -62,7 +64,7 @@ impl Default for ZohoSimOptions {
             client_secret: format!("sim-{org}-client-secret-8d1f"),
             refresh_token: format!("1000.sim-{org}-refresh-token-77c2"),
         };
-        ZohoSimOptions { port: 0, clients: vec![c("a"), c("b")], token_ttl: Duration::from_secs(3600), refresh_limit: 10, refresh_window: Duration::from_secs(600), location: "us".into() }
+        ZohoSimOptions { port: 0, clients: vec![c("a"), c("b")], token_ttl: Duration::from_secs(3600), refresh_limit: 10, refresh_window: Duration::from_secs(600), location: "us".into(), latency: Duration::ZERO }
     }
 }
 
@@ -100,6 +102,8 @@ pub struct ZohoCounters {
     pub secret_leaks: u64,
     /// PKCE checks that passed.
     pub pkce_verified: u64,
+    /// Most API calls in flight at once.
+    pub max_in_flight: u64,
 }
 
 impl ZohoCounters {
@@ -152,6 +156,7 @@ struct State_ {
 }
 
 struct Shared {
+    in_flight: std::sync::atomic::AtomicU64,
     opts: ZohoSimOptions,
     base_url: String,
     st: Mutex<State_>,
@@ -195,7 +200,7 @@ impl ZohoSim {
                 st.orgs.insert(c.org.clone(), org);
             }
         }
-        let shared = Arc::new(Shared { opts, base_url: base_url.clone(), st: Mutex::new(st) });
+        let shared = Arc::new(Shared { in_flight: std::sync::atomic::AtomicU64::new(0), opts, base_url: base_url.clone(), st: Mutex::new(st) });
         let app = Router::new().fallback(routes::handle).with_state(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -31,14 +31,28 @@ pub(super) async fn handle(State(sh): State<Arc<Shared>>, method: Method, uri: U
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
     let is_token = path.starts_with("/oauth/");
+    let now_in = sh.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    {
+        let mut st = lock(&sh.st);
+        st.counters.max_in_flight = st.counters.max_in_flight.max(now_in);
+    }
+    if !is_token && !sh.opts.latency.is_zero() {
+        tokio::time::sleep(sh.opts.latency).await;
+    }
+    let resp = answer(&sh, method, path, query, is_token, &headers, &body);
+    sh.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    resp
+}
+
+fn answer(sh: &Shared, method: Method, path: String, query: String, is_token: bool, headers: &HeaderMap, body: &[u8]) -> Response {
     let mut st = lock(&sh.st);
     if !is_token {
-        let hay = format!("{path}?{query} {:?} {}", headers, String::from_utf8_lossy(&body));
+        let hay = format!("{path}?{query} {:?} {}", headers, String::from_utf8_lossy(body));
         if sh.opts.clients.iter().any(|c| hay.contains(&c.client_secret) || hay.contains(&c.refresh_token)) {
             st.counters.secret_leaks += 1;
         }
     }
-    let (org, resp) = route(&sh, &mut st, &method, &path, &query, &headers, &body);
+    let (org, resp) = route(sh, &mut st, &method, &path, &query, headers, body);
     st.log.push(SimRequest { method: method.to_string(), path, query, org, status: resp.status().as_u16() });
     resp
 }
@@ -354,6 +368,21 @@ fn crm(st: &mut State_, org: &str, method: &Method, rest: &str, q: &HashMap<Stri
             }
             let status = if all_ok { if method == Method::POST { StatusCode::CREATED } else { StatusCode::OK } } else { StatusCode::MULTI_STATUS };
             (status, axum::Json(json!({"data": results}))).into_response()
+        }
+        ("DELETE", [module]) => {
+            let ids: Vec<String> = q.get("ids").map(|s| s.split(',').map(str::to_string).collect()).unwrap_or_default();
+            if ids.len() > 100 {
+                return zerr(StatusCode::BAD_REQUEST, "LIMIT_EXCEEDED", "only 100 records can be deleted per call");
+            }
+            let recs = st.orgs.get_mut(org).expect("org").modules.entry(module.to_string()).or_default();
+            let results: Vec<Json> = ids
+                .iter()
+                .map(|id| match recs.remove(id) {
+                    Some(_) => json!({"code": "SUCCESS", "status": "success", "message": "record deleted", "details": {"id": id}}),
+                    None => json!({"code": "INVALID_DATA", "status": "error", "message": "the related id given seems to be invalid", "details": {"id": id}}),
+                })
+                .collect();
+            ok(json!({"data": results}))
         }
         ("GET", [module, id]) => {
             let o = st.orgs.get(org).expect("org exists");
