@@ -145,6 +145,7 @@ pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8749/callback";
 pub const DEFAULT_SCOPES: &[&str] = &[
     "ZohoCRM.modules.ALL",
     "ZohoCRM.settings.READ",
+    "ZohoCRM.users.READ",
     "ZohoSearch.securesearch.READ",
     "WorkDrive.files.ALL",
     "WorkDrive.team.READ",

@@ -139,10 +139,22 @@ impl Connector for ZohoConnector {
 
     #[tracing::instrument(skip_all, err)]
     async fn health(&self) -> Result<Identity, ConnectorError> {
-        let u = self.client.current_user().await?;
+        let region = self.client.config.region.clone();
+        let details = vec![("region".to_string(), region.clone()), ("accounts".to_string(), self.client.config.accounts_url.clone())];
+        let u = match self.client.current_user().await {
+            Ok(u) => u,
+            // A token without ZohoCRM.users.READ (an older client's scopes): the first
+            // module answering is proof enough.
+            Err(ConnectorError::Auth(_)) if !self.client.config.modules.is_empty() => {
+                let m = &self.client.config.modules[0];
+                self.client.records_page(m, &["id".to_string()], &PageCursor { page: 1, token: None }, None).await?;
+                return Ok(Identity { display: format!("Zoho CRM ({region}): {m} readable"), details });
+            }
+            Err(e) => return Err(e),
+        };
         let s = |k: &str| u.get(k).map(client::text_of).unwrap_or_default();
         let who = if s("email").is_empty() { s("full_name") } else { format!("{} <{}>", s("full_name"), s("email")) };
-        Ok(Identity { display: format!("{who} on Zoho CRM ({})", self.client.config.region), details: vec![("region".into(), self.client.config.region.clone()), ("accounts".into(), self.client.config.accounts_url.clone())] })
+        Ok(Identity { display: format!("{who} on Zoho CRM ({region})"), details })
     }
 
     async fn describe(&self) -> Result<Vec<ObjectSchema>, ConnectorError> {
