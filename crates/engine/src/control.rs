@@ -122,8 +122,10 @@ impl Runtime {
             w.stop();
         }
         *self.open_error.write().unwrap_or_else(|e| e.into_inner()) = None;
-        // No config, or connections but no link yet: the app waits to be set up.
-        let has_links = self.config_path.exists() && crosswalk_core::config::Config::load(&self.config_path).map_or(true, |c| !c.links.is_empty());
+        // No config, or connections but no link yet: the app waits to be set up. A zoho
+        // transfer job needs no link (and its Sign in with Zoho needs the open app).
+        let has_links = self.config_path.exists()
+            && crosswalk_core::config::Config::load(&self.config_path).map_or(true, |c| !c.links.is_empty() || crate::zoho_transfer::has_transfer_job(&c));
         if !has_links {
             *self.app.write().unwrap_or_else(|e| e.into_inner()) = None;
             return Ok(());
@@ -330,5 +332,30 @@ impl Runtime {
             .filter_map(|(n, d)| d.settings.get("path").and_then(|v| v.as_str()).map(|p| (n.clone(), app.config().base_dir().join(p))))
             .map(|(n, p)| (n, std::fs::canonicalize(&p).unwrap_or(p)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a zoho-zoho config (a transfer job, no links) left the desktop without an
+    /// open app, so "Sign in with Zoho" could not start.
+    #[tokio::test]
+    async fn a_transfer_only_config_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        // The state database goes under CROSSWALK_HOME, never the real home (no other test
+        // in this crate reads the variable).
+        std::env::set_var("CROSSWALK_HOME", dir.path().join("home"));
+        let cfg = dir.path().join("crosswalk.toml");
+        let mut v = crate::presets::Values::default();
+        for (k, val) in [("ORG_A_CLIENT_ID", "1000.A"), ("ORG_A_CLIENT_SECRET", "a"), ("ORG_B_CLIENT_ID", "1000.B"), ("ORG_B_CLIENT_SECRET", "b"), ("ORG_B_TEAM_FOLDER_ID", "t")] {
+            v.env_file.insert(k.into(), val.into());
+        }
+        std::fs::write(&cfg, crate::presets::init("zoho-zoho", &cfg, &v).unwrap().config_text).unwrap();
+        let rt = Runtime::new(Some(&cfg));
+        rt.reload(false).await.expect("a transfer-only config opens");
+        assert!(rt.app().is_ok(), "the app is open for the Zoho sign-in");
+        rt.pause().await;
     }
 }
