@@ -6,7 +6,7 @@
 //!   only, cached until 5 minutes before it expires, refreshed within Zoho's limit of 10
 //!   per 10 minutes; a 401 refreshes once and retries. The data centre comes from
 //!   `region` (or `accounts_url`), the API host from the token answer's `api_domain`.
-//! - Records ([`client`]): Get Records with `fields` (mandatory from v3; at most 50 per
+//! - Records ([`records`], transport in [`client`]): Get Records with `fields` (mandatory from v3; at most 50 per
 //!   call — more are fetched in further calls by `ids` and merged), `per_page` 200, `page`
 //!   for the first 2,000 records and `page_token` after; increments with
 //!   `If-Modified-Since` + `sort_by=Modified_Time`; 204 is an empty page; search by
@@ -23,6 +23,8 @@ pub mod client;
 pub mod config;
 pub mod mapping;
 pub mod oauth;
+pub mod records;
+pub mod signin;
 pub mod workdrive;
 
 use std::collections::BTreeMap;
