@@ -22,6 +22,8 @@
 //! token request is searched for the clients' secrets ([`ZohoCounters::secret_leaks`]).
 
 mod routes;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
