@@ -107,6 +107,8 @@ impl ZohoClient {
         let mut out = vec![];
         let mut page = 1u32;
         loop {
+            // `fields` on search is accepted by newer API versions [RECALL]; without it Zoho
+            // returns every field, which the local filter tolerates too.
             let q = vec![
                 ("criteria".to_string(), criteria.clone()),
                 ("fields".to_string(), groups[0].join(",")),
