@@ -51,6 +51,10 @@ async fn import_link_follow_and_invoices() {
     assert_eq!(crm.counters().path("/api/v2/crmobject/person/create"), 800, "running the import again creates nothing:\n{out}");
     assert_eq!(crm.count("person"), 1000);
 
+    // Plain `crosswalk sync` runs phases 2 and 3, never the manual import.
+    let out = run(&["sync"]);
+    assert!(!out.contains("01_import_customers") && out.contains("02_crm_to_finance"), "sync all leaves the manual import alone:\n{out}");
+
     // Phase 2: CRM → finance.
     run(&["sync", "02_crm_to_finance"]);
     let target = persons.iter().find(|p| text(p, "CustomerNumber") == codes[7]).unwrap();

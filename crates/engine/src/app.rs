@@ -123,7 +123,13 @@ impl App {
     pub fn store(&self) -> &Store {
         &self.store
     }
+    /// The links "sync all", schedules and the watcher run: every link except those marked
+    /// `triggers.manual` (run only by name).
     pub fn link_names(&self) -> Vec<String> {
+        self.config.links.iter().filter(|(_, l)| !l.triggers.manual).map(|(k, _)| k.clone()).collect()
+    }
+    /// Every link in the config, manual ones included.
+    pub fn all_link_names(&self) -> Vec<String> {
         self.config.links.keys().cloned().collect()
     }
     pub fn subscribe(&self) -> broadcast::Receiver<AppEvent> {
@@ -201,7 +207,7 @@ impl App {
     /// Describes both objects of a link and checks every mapped field exists there.
     pub async fn prepare(&self, link: &str) -> Result<LinkSpec, AppError> {
         let def = self.config.links.get(link).ok_or_else(|| {
-            AppError::new(ErrorCode::NotFound, format!("there is no link {link:?}; links in {}: {}", self.config_path.display(), self.link_names().join(", ")))
+            AppError::new(ErrorCode::NotFound, format!("there is no link {link:?}; links in {}: {}", self.config_path.display(), self.all_link_names().join(", ")))
         })?;
         let mut schemas = Vec::new();
         for side in [Side::Left, Side::Right] {
@@ -312,12 +318,12 @@ impl App {
         }
     }
 
-    /// Links that use a connection (for webhook and save triggers).
+    /// Links that use a connection (for webhook and save triggers; manual links are left out).
     pub fn links_using(&self, connection: &str) -> Vec<String> {
         self.config
             .links
             .iter()
-            .filter(|(_, l)| l.left.connection == connection || l.right.connection == connection)
+            .filter(|(_, l)| !l.triggers.manual && (l.left.connection == connection || l.right.connection == connection))
             .map(|(k, _)| k.clone())
             .collect()
     }

@@ -244,6 +244,11 @@ pub struct Triggers {
     /// Run when a verified webhook for either side arrives.
     #[serde(default = "yes")]
     pub on_webhook: bool,
+    /// Run only when asked for by name (`crosswalk sync LINK`, the link's own Sync button):
+    /// "sync all", schedules, saves and webhooks leave it alone. For one-time jobs such as
+    /// an initial import.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual: bool,
 }
 
 fn yes() -> bool {
@@ -252,7 +257,7 @@ fn yes() -> bool {
 
 impl Default for Triggers {
     fn default() -> Self {
-        Triggers { every_minutes: None, on_save: true, on_webhook: true }
+        Triggers { every_minutes: None, on_save: true, on_webhook: true, manual: false }
     }
 }
 

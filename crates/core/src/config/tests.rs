@@ -105,3 +105,15 @@ fn mass_delete_brake_rules() {
     assert!(b.trips(10, 20), "more than a quarter trips");
     assert!(!b.trips(10, 1000));
 }
+
+#[test]
+fn a_manual_link_with_a_schedule_is_refused() {
+    let text = GOOD.replace("conflict = \"ask\"", "conflict = \"ask\"\ntriggers = { manual = true, every_minutes = 5 }");
+    let c = parse(&text).unwrap();
+    assert!(c.links["companies"].triggers.manual);
+    let errors = c.validate(KINDS).unwrap_err();
+    let e = errors.iter().find(|e| e.key == "links.companies.triggers.every_minutes").expect("schedule on a manual link reported");
+    assert!(e.message.contains("manual"), "{e}");
+    let ok = parse(&GOOD.replace("conflict = \"ask\"", "conflict = \"ask\"\ntriggers = { manual = true }")).unwrap();
+    ok.validate(KINDS).expect("a manual link without a schedule is fine");
+}

@@ -96,6 +96,12 @@ pub fn validate(config: &Config, known_kinds: &[&str]) -> Result<(), Vec<ConfigE
         if !(0.0..=1.0).contains(&link.mass_delete.max_share) {
             errors.push(config.error_at(&at().key("mass_delete").key("max_share"), "must be a share between 0.0 and 1.0"));
         }
+        if link.triggers.manual && link.triggers.every_minutes.is_some() {
+            errors.push(config.error_at(
+                &at().key("triggers").key("every_minutes"),
+                "a manual link runs only when asked for by name; remove every_minutes or manual = true",
+            ));
+        }
         if link.triggers.every_minutes == Some(0) {
             errors.push(config.error_at(&at().key("triggers").key("every_minutes"), "must be at least 1 (minutes)"));
         }

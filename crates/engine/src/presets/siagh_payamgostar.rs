@@ -68,7 +68,8 @@ url = {crm}
 username = {crm_user}
 secret_env = "CRM_PASSWORD"
 
-# Phase 1: a one-time import. Run by hand: crosswalk sync 01_import_customers
+# Phase 1: a one-time import, run by name only: crosswalk sync 01_import_customers
+# (`manual`: "sync all", schedules and webhooks leave it alone; running it again creates nothing).
 [links.01_import_customers]
 left = {{ connection = "finance", object = "contacts" }}
 right = {{ connection = "crm", object = "persons" }}
@@ -76,7 +77,7 @@ direction = "left-to-right"
 match_key = {{ left = "Code", right = "CustomerNumber" }}
 conflict = "right_wins"
 deletes = "ignore"
-triggers = {{ on_save = false, on_webhook = false }}
+triggers = {{ manual = true, on_save = false, on_webhook = false }}
 fields = [
   {{ left = "Code", right = "CustomerNumber" }},
   {{ left = "Name", right = "NickName" }},
@@ -157,6 +158,7 @@ mod tests {
         assert_eq!(names, ["01_import_customers", "02_crm_to_finance", "03_invoices"], "phases run in name order");
         assert_eq!(c.links["02_crm_to_finance"].triggers.every_minutes, Some(5), "phase 2 polls every 5 minutes");
         assert_eq!(c.links["01_import_customers"].triggers.every_minutes, None, "the import is never scheduled");
+        assert!(c.links["01_import_customers"].triggers.manual, "plain `crosswalk sync` leaves the import alone");
         assert!(!plan.config_text.contains("\"cp\"") && !plan.config_text.contains("\"fp\""), "passwords are not in the config");
         assert_eq!(plan.secrets[1].value.as_ref().map(|s| s.expose()), Some("cp"), "the CRM password goes to the keyring");
     }
