@@ -14,9 +14,18 @@ pub struct InboxEvent {
     pub event: serde_json::Value,
 }
 
+/// How long deliveries are kept. A delivery only triggers a run (the run itself reads the
+/// systems), so old rows serve just as replay memory; Twenty's signed timestamps are refused
+/// after minutes anyway, and a Frappe body replayed after this long only starts a reconciling
+/// run. Without pruning, a server receiving webhooks for years grows the database forever.
+pub const INBOX_KEEP_DAYS: i64 = 30;
+
 impl Store {
     /// Stores a delivery; returns `false` when the nonce was seen before (a replay).
+    /// Deliveries older than [`INBOX_KEEP_DAYS`] are dropped on the way.
     pub fn add_inbox(&self, connection: &str, nonce: Option<&str>, event: &serde_json::Value) -> Result<bool> {
+        let cutoff = (chrono::Utc::now() - chrono::Duration::days(INBOX_KEEP_DAYS)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.conn().execute("DELETE FROM inbox WHERE received_at < ?1", params![cutoff])?;
         let n = self.conn().execute(
             "INSERT OR IGNORE INTO inbox (connection, nonce, received_at, event) VALUES (?1, ?2, ?3, ?4)",
             params![connection, nonce, now(), event.to_string()],

@@ -18,7 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use conflicts::{ConflictRow, ConflictStatus};
-pub use inbox::InboxEvent;
+pub use inbox::{InboxEvent, INBOX_KEEP_DAYS};
 pub use journal::Intent;
 pub use runs::{ChangeRow, RunRow};
 

@@ -66,6 +66,22 @@ fn journal_and_inbox() {
 }
 
 #[test]
+fn old_inbox_deliveries_are_pruned() {
+    let s = Store::open_in_memory().unwrap();
+    s.conn()
+        .execute(
+            "INSERT INTO inbox (connection, nonce, received_at, event) VALUES ('crm', 'old', '2020-01-01T00:00:00.000Z', '{}')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(s.inbox("crm").unwrap().len(), 1);
+    assert!(s.add_inbox("crm", Some("new"), &serde_json::json!({"a": 1})).unwrap());
+    let left = s.inbox("crm").unwrap();
+    assert_eq!(left.len(), 1, "the delivery older than {INBOX_KEEP_DAYS} days is gone: {left:?}");
+    assert_ne!(left[0].received_at, "2020-01-01T00:00:00.000Z");
+}
+
+#[test]
 fn interrupted_runs_are_marked() {
     let s = Store::open_in_memory().unwrap();
     let r1 = s.start_run("l", "sync", "manual").unwrap();
