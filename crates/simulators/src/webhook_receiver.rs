@@ -19,8 +19,6 @@ use hmac::{Hmac, Mac};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::Sha256;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// How to run the receiver.
 #[derive(Clone, Debug)]
@@ -105,15 +103,8 @@ impl WebhookReceiver {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared { rng: Mutex::new(StdRng::seed_from_u64(opts.seed)), inner: Mutex::new(Inner::default()), opts });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let join = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(WebhookReceiverHandle { base_url: format!("http://{addr}"), addr, shared, shutdown: Some(tx), join: Some(join) })
+        let server = crate::Server::serve(listener, app);
+        Ok(WebhookReceiverHandle { base_url: format!("http://{addr}"), addr, shared, server })
     }
 }
 
@@ -167,26 +158,12 @@ pub struct WebhookReceiverHandle {
     pub base_url: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    join: Option<JoinHandle<()>>,
-}
-
-impl Drop for WebhookReceiverHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    server: crate::Server,
 }
 
 impl WebhookReceiverHandle {
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(j) = self.join.take() {
-            let _ = j.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.stop().await;
     }
 
     /// A hook URL on this receiver (`http://127.0.0.1:PORT/hooks/catch/NAME/`).

@@ -21,8 +21,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use store::FrappeError;
 pub use webhooks::{py_dumps, signature as webhook_signature};
@@ -182,15 +180,8 @@ impl FrappeSim {
             opts: opts.clone(),
         });
         let app = routes::router(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let join = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(FrappeSimHandle { base_url: format!("http://{addr}"), api_key: opts.api_key.clone(), api_secret: opts.api_secret.clone(), addr, shared, shutdown: Some(tx), join: Some(join) })
+        let server = crate::Server::serve(listener, app);
+        Ok(FrappeSimHandle { base_url: format!("http://{addr}"), api_key: opts.api_key.clone(), api_secret: opts.api_secret.clone(), addr, shared, server })
     }
 }
 
@@ -202,16 +193,7 @@ pub struct FrappeSimHandle {
     pub api_secret: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    join: Option<JoinHandle<()>>,
-}
-
-impl Drop for FrappeSimHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    server: crate::Server,
 }
 
 fn obj(v: Json) -> Map<String, Json> {
@@ -219,13 +201,8 @@ fn obj(v: Json) -> Map<String, Json> {
 }
 
 impl FrappeSimHandle {
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(j) = self.join.take() {
-            let _ = j.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.stop().await;
     }
 
     /// `key:secret`, as the connector's keyring secret.

@@ -24,7 +24,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{FixedOffset, Utc};
 use serde_json::{json, Map, Value as Json};
-use tokio::sync::oneshot;
 
 /// How to run the simulator.
 #[derive(Clone, Debug)]
@@ -121,15 +120,8 @@ impl PayamgostarSim {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared { opts: opts.clone(), st: Mutex::new(State_::default()) });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(PayamgostarSimHandle { base_url: format!("http://{addr}"), username: opts.username, password: opts.password, shared, shutdown: Some(tx) })
+        let server = crate::Server::serve(listener, app);
+        Ok(PayamgostarSimHandle { base_url: format!("http://{addr}"), username: opts.username, password: opts.password, shared, _server: server })
     }
 }
 
@@ -139,15 +131,8 @@ pub struct PayamgostarSimHandle {
     pub username: String,
     pub password: String,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for PayamgostarSimHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    /// Held so that dropping the handle stops the server.
+    _server: crate::Server,
 }
 
 impl PayamgostarSimHandle {

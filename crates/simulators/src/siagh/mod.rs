@@ -27,7 +27,6 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Map, Value as Json};
-use tokio::sync::oneshot;
 
 /// How to run the simulator.
 #[derive(Clone, Debug)]
@@ -144,15 +143,8 @@ impl SiaghSim {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared { opts: opts.clone(), st: Mutex::new(St { next_contact: 10001, ..St::default() }) });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(SiaghSimHandle { base_url: format!("http://{addr}"), username: opts.username, password: opts.password, shared, shutdown: Some(tx) })
+        let server = crate::Server::serve(listener, app);
+        Ok(SiaghSimHandle { base_url: format!("http://{addr}"), username: opts.username, password: opts.password, shared, _server: server })
     }
 }
 
@@ -162,15 +154,8 @@ pub struct SiaghSimHandle {
     pub username: String,
     pub password: String,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for SiaghSimHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    /// Held so that dropping the handle stops the server.
+    _server: crate::Server,
 }
 
 impl SiaghSimHandle {

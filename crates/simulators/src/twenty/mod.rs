@@ -26,8 +26,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use query::{parse_filter, Filter};
 use store::{Actor, Store};
@@ -246,14 +244,8 @@ impl TwentySim {
             opts: opts.clone(),
         });
         let app = routes::router(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let join = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-        });
-        Ok(TwentySimHandle { base_url: format!("http://{addr}"), api_key: opts.api_key.clone(), addr, shared, shutdown: Some(tx), join: Some(join) })
+        let server = crate::Server::serve(listener, app);
+        Ok(TwentySimHandle { base_url: format!("http://{addr}"), api_key: opts.api_key.clone(), addr, shared, server })
     }
 }
 
@@ -271,27 +263,13 @@ pub struct TwentySimHandle {
     pub api_key: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    join: Option<JoinHandle<()>>,
-}
-
-impl Drop for TwentySimHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    server: crate::Server,
 }
 
 impl TwentySimHandle {
     /// Stops the server and waits for it to finish.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(j) = self.join.take() {
-            let _ = j.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.stop().await;
     }
 
     /// Adds `companies` companies and `people` people with realistic fake data (people at

@@ -24,8 +24,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, FixedOffset, NaiveDate, NaiveDateTime, Utc, Weekday};
 use serde_json::{Map, Value as Json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use form::parse_body;
 
@@ -161,16 +159,9 @@ impl WeFactSim {
             opts: opts.clone(),
         });
         let app = routes::router(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let join = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let server = crate::Server::serve(listener, app);
         let base_url = format!("http://{addr}");
-        Ok(WeFactSimHandle { url: format!("{base_url}/v2/"), base_url, api_key: opts.api_key, addr, shared, shutdown: Some(tx), join: Some(join) })
+        Ok(WeFactSimHandle { url: format!("{base_url}/v2/"), base_url, api_key: opts.api_key, addr, shared, server })
     }
 }
 
@@ -183,26 +174,12 @@ pub struct WeFactSimHandle {
     pub api_key: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    join: Option<JoinHandle<()>>,
-}
-
-impl Drop for WeFactSimHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    server: crate::Server,
 }
 
 impl WeFactSimHandle {
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(j) = self.join.take() {
-            let _ = j.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.stop().await;
     }
 
     /// Adds debtors and invoices (1–4 lines each, spread over the debtors) with

@@ -33,7 +33,6 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use chrono::{FixedOffset, Utc};
 use serde_json::{json, Map, Value as Json};
-use tokio::sync::oneshot;
 
 /// An OAuth client registered for one org, with the refresh token it was given.
 #[derive(Clone, Debug)]
@@ -204,15 +203,8 @@ impl ZohoSim {
         }
         let shared = Arc::new(Shared { in_flight: std::sync::atomic::AtomicU64::new(0), opts, base_url: base_url.clone(), st: Mutex::new(st) });
         let app = Router::new().fallback(routes::handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(ZohoSimHandle { base_url, shared, shutdown: Some(tx) })
+        let server = crate::Server::serve(listener, app);
+        Ok(ZohoSimHandle { base_url, shared, _server: server })
     }
 }
 
@@ -221,15 +213,8 @@ pub struct ZohoSimHandle {
     /// Accounts server, CRM API domain and WorkDrive host in one.
     pub base_url: String,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for ZohoSimHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    /// Held so that dropping the handle stops the server.
+    _server: crate::Server,
 }
 
 impl ZohoSimHandle {
